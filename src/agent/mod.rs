@@ -1,0 +1,197 @@
+//! The OCF actions, one handler each, dispatched from `run`.
+
+mod health;
+mod monitor;
+mod paths;
+mod start;
+mod stop;
+mod validate;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::config::{Config, ConfigError};
+use crate::deadline::Deadline;
+use crate::iscsi::iscsiadm::Iscsiadm;
+use crate::iscsi::sysfs::Sysfs;
+use crate::metadata;
+use crate::ocf::{self, Env, Outcome, Status};
+use crate::params;
+use crate::process;
+use crate::state::{InstanceState, Store};
+
+pub use paths::{observe, PathObservation};
+
+pub const ACTIONS: &[&str] = &[
+    "start",
+    "stop",
+    "monitor",
+    "status",
+    "meta-data",
+    "validate-all",
+    "methods",
+    "usage",
+];
+
+/// Everything an action needs, read once from the environment.
+pub struct Ctx {
+    pub env: Env,
+    pub config: Config,
+    pub deadline: Deadline,
+    pub store: Store,
+    pub sysfs: Sysfs,
+    pub host_root: PathBuf,
+}
+
+impl Ctx {
+    pub fn iscsiadm(&self) -> Iscsiadm<'_> {
+        Iscsiadm::new(&self.config.iscsiadm)
+    }
+
+    /// This node's name: Pacemaker's, else the one start recorded, else crm_node's, else uname's.
+    pub fn node_name(&self, state: Option<&InstanceState>) -> String {
+        if let Some(n) = self.env.on_node() {
+            return n.to_string();
+        }
+        if let Some(s) = state.filter(|s| !s.node.is_empty()) {
+            return s.node.clone();
+        }
+        let asked = process::run("crm_node", &["-n"], self.deadline.capped(Duration::from_secs(3)))
+            .ok()
+            .filter(|o| o.success())
+            .map(|o| o.stdout.trim().to_string())
+            .filter(|n| !n.is_empty());
+        asked.unwrap_or_else(|| {
+            nix::unistd::gethostname()
+                .ok()
+                .and_then(|h| h.into_string().ok())
+                .unwrap_or_default()
+        })
+    }
+}
+
+fn usage() -> String {
+    format!(
+        "usage: iscsi-mirror {{{}}}\n       iscsi-mirror {{cluster|check-timeouts|status}} [--help]\n\n\
+Pacemaker OCF resource agent ocf:san:iscsi-mirror: this node's iSCSI legs of a mirror.\n\
+Parameters come from OCF_RESKEY_* variables; see `iscsi-mirror meta-data`.\n",
+        ACTIONS.join("|")
+    )
+}
+
+pub fn run(action: &str) -> i32 {
+    match action {
+        "meta-data" => {
+            print!("{}", metadata::document());
+            return Status::Success.code();
+        }
+        "methods" => {
+            for a in ACTIONS {
+                println!("{a}");
+            }
+            return Status::Success.code();
+        }
+        "usage" | "help" | "--help" | "-h" => {
+            print!("{}", usage());
+            return Status::Success.code();
+        }
+        _ => {}
+    }
+    let env = Env::from_process();
+    if action.is_empty() {
+        eprint!("{}", usage());
+        return Status::ErrArgs.code();
+    }
+    if !ACTIONS.contains(&action) {
+        eprint!("{}", usage());
+        ocf::print_exit_reason(
+            &env,
+            &format!(
+                "action '{}' is not implemented by iscsi-mirror",
+                crate::target::printable(action)
+            ),
+        );
+        return Status::ErrUnimplemented.code();
+    }
+    crate::logging::init(env.instance(), env.debug());
+    let outcome = perform(action, env.clone());
+    finish(&env, action, outcome)
+}
+
+fn finish(env: &Env, action: &str, outcome: Outcome) -> i32 {
+    match (&outcome.status, &outcome.reason) {
+        (Status::Success, Some(r)) => tracing::info!("{action}: {r}"),
+        (Status::Success, None) => tracing::debug!("{action}: success"),
+        (Status::NotRunning, Some(r)) => tracing::info!("{action}: not running: {r}"),
+        (Status::Degraded, Some(r)) => {
+            tracing::warn!("{action}: degraded: {r}");
+            ocf::print_exit_reason(env, r);
+        }
+        (status, Some(r)) => {
+            tracing::error!("{action}: {r}");
+            if *status != Status::NotRunning {
+                ocf::print_exit_reason(env, r);
+            }
+        }
+        (_, None) => {}
+    }
+    outcome.status.code()
+}
+
+fn perform(action: &str, env: Env) -> Outcome {
+    let timeout = env
+        .action_timeout()
+        .unwrap_or_else(|| Duration::from_secs(u64::from(params::default_timeout_s(action))));
+    let deadline = Deadline::for_action(timeout);
+    let store = Store::new(env.rsc_tmp(), env.instance());
+    let config = match Config::from_env(&env) {
+        Ok(c) => c,
+        Err(e) => return config_error(action, &env, &store, e, deadline),
+    };
+    let host_root = config.host_root.clone();
+    let ctx = Ctx {
+        sysfs: Sysfs::new(&host_root),
+        host_root,
+        env,
+        config,
+        deadline,
+        store,
+    };
+
+    if action == "validate-all" {
+        return validate::validate_all(&ctx);
+    }
+    if !nix::unistd::geteuid().is_root() {
+        return Outcome::with(
+            Status::ErrPerm,
+            format!("{action} must run as root (it manages iSCSI sessions)"),
+        );
+    }
+    match action {
+        "start" => start::start(&ctx),
+        "stop" => stop::stop(&ctx),
+        "monitor" => monitor::monitor(&ctx),
+        "status" => monitor::status(&ctx),
+        _ => Outcome::with(
+            Status::ErrUnimplemented,
+            format!("action {action} is not implemented"),
+        ),
+    }
+}
+
+/// A configuration that cannot be read must not make a stop fail (that would fence the
+/// node): stop still logs out what start recorded. Probes of a broken configuration
+/// report "not running" when nothing of ours runs, as Pacemaker expects.
+fn config_error(action: &str, env: &Env, store: &Store, e: ConfigError, deadline: Deadline) -> Outcome {
+    match action {
+        "stop" => stop::stop_without_config(env, store, &e, deadline),
+        "monitor" | "status" if store.load().is_none_or(|s| !s.started) => {
+            tracing::warn!(
+                "{action}: configuration invalid ({}); nothing of this resource runs here",
+                e.reason
+            );
+            Outcome::with(Status::NotRunning, e.reason)
+        }
+        _ => e.into(),
+    }
+}

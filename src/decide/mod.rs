@@ -1,0 +1,3 @@
+//! Decisions as pure functions over plain data: no I/O, tested without processes.
+
+pub mod monitor;

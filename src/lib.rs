@@ -1,0 +1,52 @@
+//! iscsi-mirror: one node's iSCSI legs of a two-node ZFS mirror, managed for Pacemaker.
+//!
+//! I/O lives at the edges, one module per outside tool or kernel interface
+//! (`iscsi::iscsiadm`, `iscsi::sysfs`, `iscsi::udev`, `cluster::crm_mon`, `net`, `state`);
+//! the decisions (`decide`) are pure functions over plain data.
+
+pub mod agent;
+pub mod cli;
+pub mod cluster;
+pub mod config;
+pub mod deadline;
+pub mod decide;
+pub mod iscsi;
+pub mod logging;
+pub mod metadata;
+pub mod net;
+pub mod ocf;
+pub mod params;
+pub mod process;
+pub mod redact;
+pub mod state;
+pub mod target;
+
+use std::ffi::OsString;
+use std::panic;
+
+/// Runs the program and returns its exit code. A panic never reaches the user as a
+/// Rust backtrace and exit 101: it becomes an OCF generic error with an exit reason.
+pub fn entry(args: Vec<OsString>) -> i32 {
+    panic::set_hook(Box::new(|info| {
+        let prefix =
+            std::env::var("OCF_EXIT_REASON_PREFIX").unwrap_or_else(|_| "ocf-exit-reason:".to_string());
+        let place = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!("{prefix}internal error{place}; please report it with the agent's log");
+    }));
+    match panic::catch_unwind(|| dispatch(&args)) {
+        Ok(code) => code,
+        Err(_) => ocf::Status::ErrGeneric.code(),
+    }
+}
+
+fn dispatch(args: &[OsString]) -> i32 {
+    let first = args.get(1).and_then(|a| a.to_str()).unwrap_or("");
+    if cli::is_cli_invocation(first) {
+        cli::run(args)
+    } else {
+        agent::run(first)
+    }
+}

@@ -1,0 +1,167 @@
+//! The OCF contract: exit codes, the environment Pacemaker passes, exit reasons.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// OCF exit codes (resource-agents' ocf-returncodes; 190 from OCF 1.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Success,
+    ErrGeneric,
+    ErrArgs,
+    ErrUnimplemented,
+    ErrPerm,
+    ErrInstalled,
+    ErrConfigured,
+    NotRunning,
+    Degraded,
+}
+
+impl Status {
+    pub fn code(self) -> i32 {
+        match self {
+            Status::Success => 0,
+            Status::ErrGeneric => 1,
+            Status::ErrArgs => 2,
+            Status::ErrUnimplemented => 3,
+            Status::ErrPerm => 4,
+            Status::ErrInstalled => 5,
+            Status::ErrConfigured => 6,
+            Status::NotRunning => 7,
+            Status::Degraded => 190,
+        }
+    }
+}
+
+/// What an action ends with: a status and, for anything but plain success, why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub status: Status,
+    pub reason: Option<String>,
+}
+
+impl Outcome {
+    pub fn ok() -> Self {
+        Outcome {
+            status: Status::Success,
+            reason: None,
+        }
+    }
+    pub fn with(status: Status, reason: impl Into<String>) -> Self {
+        Outcome {
+            status,
+            reason: Some(reason.into()),
+        }
+    }
+}
+
+/// The OCF environment of one invocation, read once at the edge.
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    vars: BTreeMap<String, String>,
+}
+
+impl Env {
+    pub fn from_process() -> Self {
+        Env {
+            vars: std::env::vars().collect(),
+        }
+    }
+
+    pub fn from_pairs<I, K, V>(pairs: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        Env {
+            vars: pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.vars.get(key).map(String::as_str)
+    }
+
+    /// A resource parameter (`OCF_RESKEY_<name>`); empty counts as unset, as in ocf-shellfuncs.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.get(&format!("OCF_RESKEY_{name}")).filter(|v| !v.is_empty())
+    }
+
+    pub fn instance(&self) -> &str {
+        self.get("OCF_RESOURCE_INSTANCE").unwrap_or("iscsi-mirror")
+    }
+
+    /// The action timeout Pacemaker gave us (`OCF_RESKEY_CRM_meta_timeout`, milliseconds).
+    pub fn action_timeout(&self) -> Option<Duration> {
+        self.param("CRM_meta_timeout")
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .filter(|ms| *ms > 0)
+            .map(Duration::from_millis)
+    }
+
+    /// A probe is a monitor without a recurring interval: report the truth, repair nothing.
+    pub fn is_probe(&self) -> bool {
+        self.param("CRM_meta_interval")
+            .map(|v| v.trim() == "0")
+            .unwrap_or(true)
+    }
+
+    pub fn check_level(&self) -> u32 {
+        self.get("OCF_CHECK_LEVEL")
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// The node Pacemaker runs us on, when it told us.
+    pub fn on_node(&self) -> Option<&str> {
+        self.param("CRM_meta_on_node")
+    }
+
+    /// 190 (degraded) exists from OCF 1.1 on; older callers get 0 and a warning.
+    pub fn supports_degraded(&self) -> bool {
+        let major: u32 = self
+            .get("OCF_RA_VERSION_MAJOR")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let minor: u32 = self
+            .get("OCF_RA_VERSION_MINOR")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        (major, minor) >= (1, 1)
+    }
+
+    pub fn exit_reason_prefix(&self) -> &str {
+        self.get("OCF_EXIT_REASON_PREFIX").unwrap_or("ocf-exit-reason:")
+    }
+
+    pub fn rsc_tmp(&self) -> &str {
+        self.get("HA_RSCTMP")
+            .filter(|v| !v.is_empty())
+            .unwrap_or("/run/resource-agents")
+    }
+
+    pub fn debug(&self) -> bool {
+        matches!(self.get("HA_debug"), Some("1") | Some("yes") | Some("true"))
+    }
+
+    pub fn is_clone(&self) -> bool {
+        self.param("CRM_meta_clone_max").is_some()
+    }
+}
+
+/// Writes the one-line exit reason Pacemaker shows as `exitreason=` in crm_mon.
+pub fn print_exit_reason(env: &Env, reason: &str) {
+    let one_line: String = reason.replace(['\n', '\r'], " ");
+    eprintln!("{}{}", env.exit_reason_prefix(), one_line);
+}
+
+/// Maps a degraded verdict to what the caller understands.
+pub fn degraded_for(env: &Env, reason: String) -> Outcome {
+    if env.supports_degraded() {
+        Outcome::with(Status::Degraded, reason)
+    } else {
+        tracing::warn!("degraded (reported as success: caller is older than OCF 1.1): {reason}");
+        Outcome::ok()
+    }
+}
