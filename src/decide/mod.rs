@@ -1,3 +1,4 @@
 //! Decisions as pure functions over plain data: no I/O, tested without processes.
 
 pub mod monitor;
+pub mod timeouts;

@@ -1,0 +1,18 @@
+#!/bin/bash
+# Installs what building and testing need on a fresh Debian 12 machine (idempotent).
+set -euo pipefail
+PKGS=(pacemaker pacemaker-cli-utils corosync pcs crmsh resource-agents libxml2-utils
+      open-iscsi python3 iproute2 procps util-linux)
+missing=()
+for p in "${PKGS[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+# Debian starts nothing here (no systemd), but make sure no packaged daemon holds the
+# ports and sockets the labs use.
+command -v rustfmt >/dev/null || rustup component add rustfmt

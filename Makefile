@@ -1,0 +1,50 @@
+# iscsi-mirror: build, install, test.
+#
+#   make demo      set up this machine and show the agent at work in a real Pacemaker cluster
+#   make check     set up this machine and run every test (what CI runs)
+#   make install   install the agent as ocf:san:iscsi-mirror under $(DESTDIR)
+
+PREFIX    ?= /usr
+OCF_DIR   := $(DESTDIR)$(PREFIX)/lib/ocf/resource.d/san
+SBIN_DIR  := $(DESTDIR)$(PREFIX)/sbin
+CARGO     ?= cargo
+RELEASE   := target/release/iscsi-mirror
+
+.PHONY: all build install install-agent deps check unit ocf-test cluster-test demo clean
+
+all: build
+
+build:
+	$(CARGO) build --release --locked --bin iscsi-mirror
+
+install: build install-agent
+
+# Installs what is already built (ocf-tester and the labs use this on a fresh build).
+install-agent:
+	install -D -m 0755 $(RELEASE) $(OCF_DIR)/iscsi-mirror
+	install -d $(SBIN_DIR)
+	ln -sf ../lib/ocf/resource.d/san/iscsi-mirror $(SBIN_DIR)/iscsi-mirror
+
+deps:
+	bash .ci/install-deps.sh
+
+unit:
+	$(CARGO) test --locked --workspace
+
+ocf-test:
+	bash ocf/ocf-tester.sh
+
+cluster-test:
+	bash crm/tests/pacemaker-single-node.sh
+
+check: deps
+	$(CARGO) fmt --all -- --check
+	$(MAKE) unit
+	$(MAKE) ocf-test
+	$(MAKE) cluster-test
+
+demo: deps
+	bash crm/demo.sh
+
+clean:
+	$(CARGO) clean

@@ -1,0 +1,192 @@
+//! Test harness: the built agent run the way Pacemaker runs it (clean environment, OCF
+//! variables, a timeout), against a simulated open-iscsi host, so that each test reads as
+//! a scenario.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub use iscsi_simhost::SimHost;
+
+pub const AGENT: &str = env!("CARGO_BIN_EXE_iscsi-mirror");
+
+/// A peer's target portal that answers TCP (the simulated target is "up").
+pub struct Portal {
+    listener: Option<TcpListener>,
+    pub addr: String,
+    pub port: u16,
+}
+
+impl Portal {
+    /// Listens on `ip` (any 127.x address) at a free port.
+    pub fn up(ip: &str) -> Portal {
+        let l = TcpListener::bind((ip, 0)).expect("bind a loopback portal");
+        let port = l.local_addr().unwrap().port();
+        Portal { listener: Some(l), addr: ip.to_string(), port }
+    }
+
+    /// The peer's target stops answering (the storage link is cut).
+    pub fn cut(&mut self) {
+        self.listener = None;
+    }
+
+    pub fn restore(&mut self) {
+        self.listener = Some(TcpListener::bind((self.addr.as_str(), self.port)).expect("rebind portal"));
+    }
+
+    pub fn spec(&self) -> String {
+        format!("{}:{}", self.addr, self.port)
+    }
+}
+
+/// One run of the agent: what Pacemaker would see.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+}
+
+impl Run {
+    /// The exit reason Pacemaker would show: the last `ocf-exit-reason:` line.
+    pub fn reason(&self) -> String {
+        self.stderr
+            .lines()
+            .rev()
+            .find_map(|l| l.strip_prefix("ocf-exit-reason:"))
+            .unwrap_or("")
+            .to_string()
+    }
+
+    pub fn expect(&self, code: i32) -> &Self {
+        assert_eq!(self.code, code, "expected exit {code}, got {}\nstdout:\n{}\nstderr:\n{}", self.code, self.stdout, self.stderr);
+        self
+    }
+
+    pub fn reason_mentions(&self, words: &[&str]) -> &Self {
+        let r = self.reason();
+        for w in words {
+            assert!(r.contains(w), "exit reason {r:?} does not mention {w:?}\nstderr:\n{}", self.stderr);
+        }
+        self
+    }
+}
+
+/// The agent as one resource instance configured with OCF_RESKEY_* parameters.
+pub struct Agent {
+    env: BTreeMap<String, String>,
+    _rsctmp: tempfile::TempDir,
+    uid: Option<u32>,
+}
+
+impl Agent {
+    pub fn new(sim: &SimHost) -> Agent {
+        let rsctmp = tempfile::tempdir().unwrap();
+        let mut env = BTreeMap::new();
+        for (k, v) in [
+            ("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
+            ("OCF_ROOT", "/usr/lib/ocf"),
+            ("OCF_RA_VERSION_MAJOR", "1"),
+            ("OCF_RA_VERSION_MINOR", "1"),
+            ("OCF_RESOURCE_INSTANCE", "mirror"),
+            ("OCF_RESOURCE_TYPE", "iscsi-mirror"),
+            ("OCF_RESOURCE_PROVIDER", "san"),
+            ("OCF_EXIT_REASON_PREFIX", "ocf-exit-reason:"),
+            ("OCF_RESKEY_CRM_meta_timeout", "20000"),
+            ("OCF_RESKEY_reconnect_jitter", "200"),
+            // No cluster in these tests: crm_mon is absent, the state is "unknown".
+            ("OCF_RESKEY_crm_mon", "/nonexistent/crm_mon"),
+        ] {
+            env.insert(k.to_string(), v.to_string());
+        }
+        env.insert("HA_RSCTMP".into(), rsctmp.path().display().to_string());
+        env.insert("OCF_RESKEY_iscsiadm".into(), sim.iscsiadm_path().display().to_string());
+        env.insert("OCF_RESKEY_host_root".into(), sim.root().display().to_string());
+        Agent { env, _rsctmp: rsctmp, uid: None }
+    }
+
+    pub fn param(&mut self, name: &str, value: &str) -> &mut Self {
+        self.env.insert(format!("OCF_RESKEY_{name}"), value.to_string());
+        self
+    }
+
+    pub fn unset(&mut self, name: &str) -> &mut Self {
+        self.env.remove(&format!("OCF_RESKEY_{name}"));
+        self
+    }
+
+    pub fn var(&mut self, name: &str, value: &str) -> &mut Self {
+        self.env.insert(name.to_string(), value.to_string());
+        self
+    }
+
+    pub fn as_user(&mut self, uid: u32) -> &mut Self {
+        self.uid = Some(uid);
+        self
+    }
+
+    pub fn rsctmp(&self) -> PathBuf {
+        PathBuf::from(&self.env["HA_RSCTMP"])
+    }
+
+    pub fn run(&self, action: &str) -> Run {
+        self.run_with(action, &[])
+    }
+
+    pub fn run_with(&self, action: &str, extra: &[(&str, &str)]) -> Run {
+        let mut cmd = Command::new(AGENT);
+        cmd.arg(action).env_clear().envs(&self.env).stdin(Stdio::null());
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        if let Some(uid) = self.uid {
+            cmd.uid(uid).gid(uid);
+        }
+        let t = Instant::now();
+        let out = cmd.output().expect("run the agent");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            elapsed: t.elapsed(),
+        }
+    }
+
+    pub fn start(&self) -> Run {
+        self.run("start")
+    }
+    pub fn stop(&self) -> Run {
+        self.run("stop")
+    }
+    /// A recurring monitor (interval 10 s).
+    pub fn monitor(&self) -> Run {
+        self.run_with("monitor", &[("OCF_RESKEY_CRM_meta_interval", "10000")])
+    }
+    /// A probe: monitor without an interval.
+    pub fn probe(&self) -> Run {
+        self.run_with("monitor", &[("OCF_RESKEY_CRM_meta_interval", "0")])
+    }
+}
+
+/// A simulated host with one target behind the given portals.
+pub fn host_with_target(iqn: &str, portals: &[&Portal]) -> (tempfile::TempDir, SimHost) {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = SimHost::create(dir.path().join("host")).expect("create the simulated host");
+    let specs: Vec<String> = portals.iter().map(|p| p.spec()).collect();
+    let refs: Vec<&str> = specs.iter().map(String::as_str).collect();
+    sim.add_target(iqn, &refs, 1).unwrap();
+    (dir, sim)
+}
+
+pub fn count_invocations(sim: &SimHost, word: &str) -> usize {
+    sim.invocations().iter().filter(|i| i.argv.iter().any(|a| a == word)).count()
+}
+
+pub fn path_exists(p: &Path) -> bool {
+    p.symlink_metadata().is_ok()
+}
