@@ -47,10 +47,18 @@ impl Leg {
             portal: p.clone(),
         })
     }
+    /// A short name for messages: the peer node, else the IQN's own part.
     pub fn label(&self) -> String {
         match &self.node {
-            Some(n) => format!("peer {n} ({})", self.target),
-            None => format!("target {}", self.target),
+            Some(n) => n.clone(),
+            None => {
+                let t = self.target.as_str();
+                t.rsplit_once(':')
+                    .map(|(_, id)| id)
+                    .filter(|id| !id.is_empty())
+                    .unwrap_or(t)
+                    .to_string()
+            }
         }
     }
 }

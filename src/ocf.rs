@@ -150,10 +150,25 @@ impl Env {
     }
 }
 
+/// Pacemaker keeps this much of an exit reason.
+pub const EXIT_REASON_MAX: usize = 128;
+
 /// Writes the one-line exit reason Pacemaker shows as `exitreason=` in crm_mon.
 pub fn print_exit_reason(env: &Env, reason: &str) {
+    eprintln!("{}{}", env.exit_reason_prefix(), fit_exit_reason(reason));
+}
+
+/// One line, at most EXIT_REASON_MAX bytes, cut at a character boundary.
+pub fn fit_exit_reason(reason: &str) -> String {
     let one_line: String = reason.replace(['\n', '\r'], " ");
-    eprintln!("{}{}", env.exit_reason_prefix(), one_line);
+    if one_line.len() <= EXIT_REASON_MAX {
+        return one_line;
+    }
+    let mut end = EXIT_REASON_MAX - 3;
+    while !one_line.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &one_line[..end])
 }
 
 /// Maps a degraded verdict to what the caller understands.
@@ -163,5 +178,16 @@ pub fn degraded_for(env: &Env, reason: String) -> Outcome {
     } else {
         tracing::warn!("degraded (reported as success: caller is older than OCF 1.1): {reason}");
         Outcome::ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn exit_reasons_fit_what_pacemaker_keeps() {
+        let long = "é".repeat(100);
+        let fitted = super::fit_exit_reason(&long);
+        assert!(fitted.len() <= super::EXIT_REASON_MAX && fitted.ends_with("..."));
+        assert_eq!(super::fit_exit_reason("a\nb"), "a b");
     }
 }

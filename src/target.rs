@@ -98,9 +98,9 @@ impl Portal {
             ));
         }
         if let Some(rest) = t.strip_prefix('[') {
-            let (addr, after) = rest
-                .split_once(']')
-                .ok_or_else(|| format!("portal '{t}' opens '[' without closing it"))?;
+            let (addr, after) = rest.split_once(']').ok_or_else(|| {
+                format!("portal '{t}' opens '[' without closing it: write IPv6 portals as [address]:port")
+            })?;
             let ip: Ipv6Addr = addr
                 .parse()
                 .map_err(|_| format!("portal '{t}': '{addr}' is not an IPv6 address"))?;

@@ -10,7 +10,7 @@ use crate::agent::{health, observe, Ctx, PathObservation};
 use crate::cluster::crm_mon::{self, ClusterView};
 use crate::config::Leg;
 use crate::decide::monitor::{self as table, LegView, PathState, PathView, Verdict};
-use crate::iscsi::iscsiadm::{ErrorKind, Login};
+use crate::iscsi::iscsiadm::Login;
 use crate::net;
 use crate::ocf::{self, Outcome, Status};
 use crate::state::{Backoff, InstanceState};
@@ -41,7 +41,7 @@ fn view(obs: &LegObservation, cluster: &ClusterView) -> LegView {
             .paths
             .iter()
             .map(|p| PathView {
-                label: format!("{} ({})", p.path, p.kernel_state()),
+                label: format!("{} {}", p.path.portal, p.kernel_state()),
                 state: p.state(),
                 reachable: None,
             })
@@ -84,13 +84,10 @@ pub fn monitor(ctx: &Ctx) -> Outcome {
                 o.paths
                     .iter()
                     .filter(|p| p.state() != PathState::LoggedIn)
-                    .map(|p| format!("{} ({})", p.path, p.kernel_state()))
+                    .map(|p| format!("{} {}", p.path.portal, p.kernel_state()))
             })
             .collect();
-        return ocf::degraded_for(
-            &ctx.env,
-            format!("probe: mirror leg(s) down: {}", what.join(", ")),
-        );
+        return ocf::degraded_for(&ctx.env, format!("probe: leg down: {}", what.join(", ")));
     }
 
     if ctx.config.try_recovery
@@ -213,8 +210,10 @@ fn reconnect(
         let why = match obs.paths[i].state() {
             PathState::Missing => match ctx.iscsiadm().login(path, budget) {
                 Ok(Login::LoggedIn) | Ok(Login::AlreadyLoggedIn) => None,
-                Err(e) if e.kind == ErrorKind::NotInstalled => Some(e.reason()),
-                Err(e) => Some(e.reason()),
+                Err(e) => {
+                    tracing::warn!("reconnect: {}", e.detailed());
+                    Some(e.reason())
+                }
             },
             _ => None,
         };
@@ -238,7 +237,7 @@ fn reconnect(
     let mut after = leg.clone();
     for (i, p) in refreshed.iter().enumerate() {
         after.paths[i].state = p.state();
-        after.paths[i].label = format!("{} ({})", p.path, p.kernel_state());
+        after.paths[i].label = format!("{} {}", p.path.portal, p.kernel_state());
     }
     for (i, _) in &attempted {
         let key = format!("{} {}", refreshed[*i].path.target, refreshed[*i].path.portal);

@@ -53,7 +53,7 @@ pub fn start(ctx: &Ctx) -> Outcome {
     let mut failures: Vec<(Path, Error)> = Vec::new();
     for path in &paths {
         if let Err(e) = bring_up(ctx, path) {
-            tracing::warn!("{}", e.reason());
+            tracing::warn!("{path}: {}", e.detailed());
             failures.push((path.clone(), e));
         }
     }
@@ -102,7 +102,7 @@ pub fn start(ctx: &Ctx) -> Outcome {
                         .collect::<Vec<_>>()
                         .join(" ")
                 ),
-                Err(why) => return Outcome::with(Status::ErrGeneric, format!("{}: {why}", o.path)),
+                Err(why) => return Outcome::with(Status::ErrGeneric, format!("{}: {why}", o.path.portal)),
             }
         }
     }
@@ -197,8 +197,8 @@ fn conclude(observed: &[crate::agent::PathObservation], failures: &[(Path, Error
             return Outcome::with(
                 Status::ErrGeneric,
                 format!(
-                    "iscsiadm reported a login to {} but the kernel shows {}",
-                    o.path,
+                    "login to {} reported success but the kernel shows {}",
+                    o.path.portal,
                     o.kernel_state()
                 ),
             );
@@ -217,11 +217,11 @@ fn conclude(observed: &[crate::agent::PathObservation], failures: &[(Path, Error
     if down.is_empty() {
         return Outcome::ok();
     }
-    let what: Vec<String> = down.iter().map(|o| o.path.to_string()).collect();
+    let what: Vec<String> = down.iter().map(|o| o.path.portal.to_string()).collect();
     Outcome {
         status: Status::Success,
         reason: Some(format!(
-            "started with {} of {} paths; portal not answering: {} (monitor reports the mirror degraded until it does)",
+            "started with {} of {} paths; not answering: {} (monitor reports degraded)",
             observed.len() - down.len(),
             observed.len(),
             what.join(", ")

@@ -110,8 +110,8 @@ fn log_out_all(adm: &Iscsiadm, sysfs: &Sysfs, paths: &[Path], deadline: Deadline
                 Ok(Logout::LoggedOut) => tracing::info!("logged out of {}", o.path),
                 Ok(Logout::NotLoggedIn) => tracing::debug!("{}: iscsiadm found no session", o.path),
                 Err(e) => {
-                    tracing::warn!("{}", e.reason());
-                    last_error = e.reason();
+                    tracing::warn!("{}: {}", o.path, e.detailed());
+                    last_error = e.advice();
                 }
             }
         }
@@ -125,24 +125,17 @@ fn log_out_all(adm: &Iscsiadm, sysfs: &Sysfs, paths: &[Path], deadline: Deadline
         if deadline.remaining() < Duration::from_millis(500) {
             let what: Vec<String> = left
                 .iter()
-                .map(|o| {
-                    format!(
-                        "{} ({}, session {})",
-                        o.path,
-                        o.kernel_state(),
-                        o.session.as_ref().map(|s| s.sid).unwrap_or(0)
-                    )
-                })
+                .map(|o| format!("{} {}", o.path.portal, o.kernel_state()))
                 .collect();
             let why = if last_error.is_empty() {
                 String::new()
             } else {
-                format!("; last error: {last_error}")
+                format!(" ({last_error})")
             };
             return Outcome::with(
                 Status::ErrGeneric,
                 format!(
-                    "sessions still present after {attempt} logout attempts: {}{why}",
+                    "still logged in after {attempt} logouts: {}{why}",
                     what.join(", ")
                 ),
             );

@@ -79,7 +79,7 @@ pub fn judge(leg: &LegView, started: bool) -> Verdict {
     }
     if down.len() < leg.paths.len() {
         return Verdict::Degraded(format!(
-            "{}: {} of {} paths down ({})",
+            "{}: {} of {} paths down: {}",
             leg.label,
             down.len(),
             leg.paths.len(),
@@ -91,7 +91,7 @@ pub fn judge(leg: &LegView, started: bool) -> Verdict {
     }
     if leg.peer.expects_leg_down() {
         return Verdict::Degraded(format!(
-            "{} is {} per the cluster: its leg is down as expected ({}); no reconnect until it returns",
+            "{} is {}: leg down as expected ({}); no reconnect until it returns",
             leg.label,
             leg.peer.describe(),
             list(&down)
@@ -109,10 +109,10 @@ pub fn judge(leg: &LegView, started: bool) -> Verdict {
     }
     let cluster = match leg.peer {
         PeerState::Unknown => "cluster state unknown".to_string(),
-        other => format!("the cluster has it {}", other.describe()),
+        other => format!("peer {}", other.describe()),
     };
     Verdict::Degraded(format!(
-        "{}: all paths down and no portal answers ({}; {cluster}): the storage network is down, a restart cannot help",
+        "{} unreachable ({}; {cluster}): storage network down, a restart cannot help",
         leg.label,
         list(&down)
     ))
@@ -124,8 +124,8 @@ pub fn judge_after_reconnect(leg: &LegView, attempted: &[(usize, Option<String>)
         .iter()
         .filter(|(i, _)| leg.paths.get(*i).is_some_and(|p| p.state != PathState::LoggedIn))
         .map(|(i, why)| match why {
-            Some(w) => format!("{}: {w}", leg.paths[*i].label),
-            None => format!("{}: still not logged in", leg.paths[*i].label),
+            Some(w) => w.clone(),
+            None => format!("{} still not logged in", leg.paths[*i].label),
         })
         .collect();
     if still_down.is_empty() {
@@ -133,17 +133,12 @@ pub fn judge_after_reconnect(leg: &LegView, attempted: &[(usize, Option<String>)
     }
     if leg.paths.iter().any(|p| p.state == PathState::LoggedIn) {
         return Verdict::Degraded(format!(
-            "{}: reconnect failed for {}",
+            "{}: reconnect failed: {}",
             leg.label,
             still_down.join("; ")
         ));
     }
-    Verdict::Failed(format!(
-        "{} is {} and its portal answers, but the leg stays down ({}); a restart of the resource is the remedy",
-        leg.label,
-        leg.peer.describe(),
-        still_down.join("; ")
-    ))
+    Verdict::Failed(format!("{}; restart needed", still_down.join("; ")))
 }
 
 /// The resource's result: the worst leg wins; not running only if no leg runs.
@@ -176,7 +171,7 @@ mod tests {
 
     fn leg(peer: PeerState, paths: &[(PathState, Option<bool>)]) -> LegView {
         LegView {
-            label: "peer storage-b (iqn.2025-01.lab.home:storage-b)".into(),
+            label: "storage-b".into(),
             peer,
             paths: paths
                 .iter()

@@ -16,7 +16,10 @@ pub struct Figure {
 
 impl Figure {
     pub fn new(value: i64, source: impl Into<String>) -> Figure {
-        Figure { value, source: source.into() }
+        Figure {
+            value,
+            source: source.into(),
+        }
     }
 }
 
@@ -57,11 +60,19 @@ fn secs(ms: i64) -> String {
 
 /// Applies every rule; the findings say what holds and by how much.
 pub fn judge(w: &Window, t: &Timers) -> Vec<Finding> {
-    let (i, p, r) = (t.noop_out_interval.value, t.noop_out_timeout.value, t.replacement_timeout.value);
+    let (i, p, r) = (
+        t.noop_out_interval.value,
+        t.noop_out_timeout.value,
+        t.replacement_timeout.value,
+    );
     let token = w.token_ms.value;
     let consensus = w.consensus_ms.value;
     let mut out = Vec::new();
-    let f = |severity, rule, message: String| Finding { severity, rule, message };
+    let f = |severity, rule, message: String| Finding {
+        severity,
+        rule,
+        message,
+    };
 
     if i <= 0 || p <= 0 {
         out.push(f(
@@ -94,7 +105,12 @@ pub fn judge(w: &Window, t: &Timers) -> Vec<Finding> {
             out.push(f(
                 Severity::Ok,
                 "detection-within-token",
-                format!("detection {} <= token {}, margin {}", secs(detection), secs(token), secs(token - detection)),
+                format!(
+                    "detection {} <= token {}, margin {}",
+                    secs(detection),
+                    secs(token),
+                    secs(token - detection)
+                ),
             ));
         }
         if detection * 2 < token {
@@ -127,7 +143,12 @@ pub fn judge(w: &Window, t: &Timers) -> Vec<Finding> {
             out.push(f(
                 Severity::Ok,
                 "stall-within-membership",
-                format!("I/O stall {} <= token + consensus {}, margin {}", secs(stall), secs(window), secs(window - stall)),
+                format!(
+                    "I/O stall {} <= token + consensus {}, margin {}",
+                    secs(stall),
+                    secs(window),
+                    secs(window - stall)
+                ),
             ));
         }
     }
@@ -160,7 +181,11 @@ pub fn recommend(token_ms: i64, consensus_ms: i64) -> Recommendation {
     let half = (token_ms / 2 / 1000).max(1);
     let detection = 2 * half;
     let replacement = ((token_ms + consensus_ms) / 1000 - detection).max(1);
-    Recommendation { noop_out_interval: half, noop_out_timeout: half, replacement_timeout: replacement }
+    Recommendation {
+        noop_out_interval: half,
+        noop_out_timeout: half,
+        replacement_timeout: replacement,
+    }
 }
 
 #[cfg(test)]
@@ -168,7 +193,10 @@ mod tests {
     use super::*;
 
     fn window(token: i64, consensus: i64) -> Window {
-        Window { token_ms: Figure::new(token, "test"), consensus_ms: Figure::new(consensus, "test") }
+        Window {
+            token_ms: Figure::new(token, "test"),
+            consensus_ms: Figure::new(consensus, "test"),
+        }
     }
     fn timers(i: i64, p: i64, r: i64) -> Timers {
         Timers {
@@ -178,7 +206,11 @@ mod tests {
         }
     }
     fn rules(findings: &[Finding], severity: Severity) -> Vec<&'static str> {
-        findings.iter().filter(|f| f.severity == severity).map(|f| f.rule).collect()
+        findings
+            .iter()
+            .filter(|f| f.severity == severity)
+            .map(|f| f.rule)
+            .collect()
     }
 
     #[test]
@@ -189,7 +221,11 @@ mod tests {
         let d = f.iter().find(|f| f.rule == "detection-within-token").unwrap();
         assert_eq!(d.message, "detection 4.0 s <= token 4.0 s, margin 0.0 s");
         let s = f.iter().find(|f| f.rule == "stall-within-membership").unwrap();
-        assert!(s.message.contains("9.0 s > token + consensus 8.8 s, by 0.2 s"), "{}", s.message);
+        assert!(
+            s.message.contains("9.0 s > token + consensus 8.8 s, by 0.2 s"),
+            "{}",
+            s.message
+        );
         assert_eq!(exit_code(worst(&f)), 1);
     }
 
@@ -205,27 +241,42 @@ mod tests {
     #[test]
     fn detection_boundary_at_the_token() {
         assert_eq!(worst(&judge(&window(4000, 8000), &timers(2, 2, 1))), Severity::Ok);
-        assert_eq!(worst(&judge(&window(3999, 8000), &timers(2, 2, 1))), Severity::Error);
+        assert_eq!(
+            worst(&judge(&window(3999, 8000), &timers(2, 2, 1))),
+            Severity::Error
+        );
     }
 
     #[test]
     fn trigger_happy_boundary_at_half_the_token() {
         // I + P = 2 s against T/2 = 2 s: fine; 1 s less is trigger-happy.
-        assert_eq!(rules(&judge(&window(4000, 8000), &timers(1, 1, 1)), Severity::Warning), Vec::<&str>::new());
-        assert_eq!(rules(&judge(&window(4001, 8000), &timers(1, 1, 1)), Severity::Warning), vec!["detection-not-trigger-happy"]);
+        assert_eq!(
+            rules(&judge(&window(4000, 8000), &timers(1, 1, 1)), Severity::Warning),
+            Vec::<&str>::new()
+        );
+        assert_eq!(
+            rules(&judge(&window(4001, 8000), &timers(1, 1, 1)), Severity::Warning),
+            vec!["detection-not-trigger-happy"]
+        );
     }
 
     #[test]
     fn stall_boundary_at_token_plus_consensus() {
         assert_eq!(worst(&judge(&window(4000, 5000), &timers(2, 2, 5))), Severity::Ok);
-        assert_eq!(worst(&judge(&window(4000, 4999), &timers(2, 2, 5))), Severity::Warning);
+        assert_eq!(
+            worst(&judge(&window(4000, 4999), &timers(2, 2, 5))),
+            Severity::Warning
+        );
     }
 
     #[test]
     fn pings_off_and_infinite_queueing_are_errors() {
         assert!(rules(&judge(&window(4000, 4800), &timers(0, 2, 5)), Severity::Error).contains(&"pings-off"));
         assert!(rules(&judge(&window(4000, 4800), &timers(2, 0, 5)), Severity::Error).contains(&"pings-off"));
-        assert!(rules(&judge(&window(4000, 4800), &timers(2, 2, -1)), Severity::Error).contains(&"io-queued-forever"));
+        assert!(
+            rules(&judge(&window(4000, 4800), &timers(2, 2, -1)), Severity::Error)
+                .contains(&"io-queued-forever")
+        );
     }
 
     #[test]
@@ -233,16 +284,36 @@ mod tests {
         // token 4000 + 650 for the third node: 2/2/5 is still inside, with more margin.
         let f = judge(&window(4650, 5580), &timers(2, 2, 5));
         assert_eq!(worst(&f), Severity::Ok);
-        assert!(f.iter().any(|f| f.message.starts_with("detection 4.0 s <= token 4.7 s")), "{f:?}");
+        assert!(
+            f.iter()
+                .any(|f| f.message.starts_with("detection 4.0 s <= token 4.7 s")),
+            "{f:?}"
+        );
     }
 
     #[test]
     fn recommendations_pass_their_own_rules() {
-        for (t, c) in [(2000, 2400), (3000, 3600), (4000, 4800), (4650, 5580), (10000, 12000)] {
+        for (t, c) in [
+            (2000, 2400),
+            (3000, 3600),
+            (4000, 4800),
+            (4650, 5580),
+            (10000, 12000),
+        ] {
             let r = recommend(t, c);
-            let f = judge(&window(t, c), &timers(r.noop_out_interval, r.noop_out_timeout, r.replacement_timeout));
+            let f = judge(
+                &window(t, c),
+                &timers(r.noop_out_interval, r.noop_out_timeout, r.replacement_timeout),
+            );
             assert_eq!(worst(&f), Severity::Ok, "{t}/{c}: {r:?} {f:?}");
         }
-        assert_eq!(recommend(4000, 4800), Recommendation { noop_out_interval: 2, noop_out_timeout: 2, replacement_timeout: 4 });
+        assert_eq!(
+            recommend(4000, 4800),
+            Recommendation {
+                noop_out_interval: 2,
+                noop_out_timeout: 2,
+                replacement_timeout: 4
+            }
+        );
     }
 }

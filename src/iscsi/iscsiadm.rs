@@ -58,25 +58,35 @@ pub struct Error {
 }
 
 impl Error {
-    /// One line for an exit reason: what failed and what to do about it.
+    /// A short line for an exit reason (Pacemaker keeps 128 characters): what failed and
+    /// what to do about it.
     pub fn reason(&self) -> String {
-        let advice = match &self.kind {
-            ErrorKind::NotInstalled => "install open-iscsi or set the iscsiadm parameter".to_string(),
-            ErrorKind::TimedOut => "iscsiadm hung; check iscsid (journalctl -u iscsid) and the storage network".to_string(),
-            ErrorKind::SessionExists => "a session already exists".to_string(),
+        format!("{}: {}", self.operation, self.advice())
+    }
+
+    /// What went wrong and what to do, without naming the operation.
+    pub fn advice(&self) -> String {
+        match &self.kind {
+            ErrorKind::NotInstalled => "iscsiadm not found; install open-iscsi".to_string(),
+            ErrorKind::TimedOut => "iscsiadm hung and was killed; check iscsid".to_string(),
+            ErrorKind::SessionExists => "session exists".to_string(),
             ErrorKind::NothingFound => "no matching record or session".to_string(),
-            ErrorKind::AuthFailed => "CHAP authentication failed: check node.session.auth.* in the node record against the target's ACL".to_string(),
-            ErrorKind::Unreachable => "the portal did not answer: check the storage network and the peer's target".to_string(),
-            ErrorKind::LoginRefused => "the target refused the login: check that it exports this IQN on this portal and allows this initiator".to_string(),
-            ErrorKind::IscsidDown => "iscsid is not running: start it (systemctl start iscsid)".to_string(),
-            ErrorKind::DriverMissing => "the iscsi_tcp kernel module is not loaded: modprobe iscsi_tcp".to_string(),
-            ErrorKind::Permission => "permission denied: the agent must run as root".to_string(),
+            ErrorKind::AuthFailed => "CHAP authentication failed; check node.session.auth.*".to_string(),
+            ErrorKind::Unreachable => "portal did not answer; check the storage network".to_string(),
+            ErrorKind::LoginRefused => "target refused the login; check its ACL and LUN export".to_string(),
+            ErrorKind::IscsidDown => "iscsid is not running; start it".to_string(),
+            ErrorKind::DriverMissing => "iscsi_tcp module not loaded; modprobe iscsi_tcp".to_string(),
+            ErrorKind::Permission => "permission denied; run as root".to_string(),
             ErrorKind::Other(code) => format!("iscsiadm exit code {code}"),
-        };
+        }
+    }
+
+    /// The reason with the tool's own words and the target, for the log.
+    pub fn detailed(&self) -> String {
         if self.detail.is_empty() {
-            format!("{} failed: {advice}", self.operation)
+            self.reason()
         } else {
-            format!("{} failed ({}): {advice}", self.operation, self.detail)
+            format!("{} [{}]", self.reason(), self.detail)
         }
     }
 }
@@ -165,7 +175,11 @@ impl<'a> Iscsiadm<'a> {
         let a = NodeArgs::of(path);
         let mut args = Self::node_args(&a).to_vec();
         args.extend(["-o", "show"]);
-        let out = self.run(format!("reading the node record of {path}"), &args, deadline)?;
+        let out = self.run(
+            format!("reading the node record of {}", path.portal),
+            &args,
+            deadline,
+        )?;
         Ok(parse_record(&out))
     }
 
@@ -173,27 +187,27 @@ impl<'a> Iscsiadm<'a> {
         let a = NodeArgs::of(path);
         let mut args = Self::node_args(&a).to_vec();
         args.extend(["-o", "new"]);
-        self.run(format!("creating a node record for {path}"), &args, deadline)
-            .map(drop)
-    }
-
-    pub fn update(&self, path: &Path, key: &str, value: &str, deadline: Deadline) -> Result<(), Error> {
-        let a = NodeArgs::of(path);
-        let mut args = Self::node_args(&a).to_vec();
-        args.extend(["-o", "update", "-n", key, "-v", value]);
         self.run(
-            format!("setting {key} in the node record of {path}"),
+            format!("creating a node record for {}", path.portal),
             &args,
             deadline,
         )
         .map(drop)
     }
 
+    pub fn update(&self, path: &Path, key: &str, value: &str, deadline: Deadline) -> Result<(), Error> {
+        let a = NodeArgs::of(path);
+        let mut args = Self::node_args(&a).to_vec();
+        args.extend(["-o", "update", "-n", key, "-v", value]);
+        self.run(format!("setting {key} for {}", path.portal), &args, deadline)
+            .map(drop)
+    }
+
     /// SendTargets discovery against one portal.
     pub fn discover(&self, portal: &Portal, deadline: Deadline) -> Result<Vec<Discovered>, Error> {
         let p = portal.to_iscsiadm();
         let out = self.run(
-            format!("discovery (sendtargets) at {portal}"),
+            format!("discovery at {portal}"),
             &["-m", "discovery", "-t", "sendtargets", "-p", &p],
             deadline,
         )?;
@@ -204,7 +218,7 @@ impl<'a> Iscsiadm<'a> {
         let a = NodeArgs::of(path);
         let mut args = Self::node_args(&a).to_vec();
         args.push("--login");
-        match self.run(format!("login to {path}"), &args, deadline) {
+        match self.run(format!("login to {}", path.portal), &args, deadline) {
             Ok(_) => Ok(Login::LoggedIn),
             Err(e) if e.kind == ErrorKind::SessionExists => Ok(Login::AlreadyLoggedIn),
             Err(e) => Err(e),
@@ -215,7 +229,7 @@ impl<'a> Iscsiadm<'a> {
         let a = NodeArgs::of(path);
         let mut args = Self::node_args(&a).to_vec();
         args.push("--logout");
-        match self.run(format!("logout from {path}"), &args, deadline) {
+        match self.run(format!("logout from {}", path.portal), &args, deadline) {
             Ok(_) => Ok(Logout::LoggedOut),
             Err(e) if e.kind == ErrorKind::NothingFound => Ok(Logout::NotLoggedIn),
             Err(e) => Err(e),

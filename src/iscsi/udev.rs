@@ -69,15 +69,14 @@ pub fn wait_for_links(
         if deadline.expired() {
             return Err(if session.disks.is_empty() {
                 format!(
-                    "session {} to {} has no disks: does the target export a LUN to this initiator?",
-                    session.sid, session.target
+                    "session {} has no disks: does the target export a LUN to us?",
+                    session.sid
                 )
             } else {
                 format!(
-                    "udev created {} of {} /dev/disk/by-path links for {} in time: is udevd running?",
+                    "udev made {} of {} by-path links in time: is udevd running?",
                     links.len(),
-                    session.disks.len(),
-                    session.target
+                    session.disks.len()
                 )
             });
         }

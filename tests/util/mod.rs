@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-pub use iscsi_simhost::SimHost;
+pub use iscsi_simhost::{Fault, SimHost};
 
 pub const AGENT: &str = env!("CARGO_BIN_EXE_iscsi-mirror");
 
@@ -26,7 +26,11 @@ impl Portal {
     pub fn up(ip: &str) -> Portal {
         let l = TcpListener::bind((ip, 0)).expect("bind a loopback portal");
         let port = l.local_addr().unwrap().port();
-        Portal { listener: Some(l), addr: ip.to_string(), port }
+        Portal {
+            listener: Some(l),
+            addr: ip.to_string(),
+            port,
+        }
     }
 
     /// The peer's target stops answering (the storage link is cut).
@@ -64,14 +68,29 @@ impl Run {
     }
 
     pub fn expect(&self, code: i32) -> &Self {
-        assert_eq!(self.code, code, "expected exit {code}, got {}\nstdout:\n{}\nstderr:\n{}", self.code, self.stdout, self.stderr);
+        assert_eq!(
+            self.code, code,
+            "expected exit {code}, got {}\nstdout:\n{}\nstderr:\n{}",
+            self.code, self.stdout, self.stderr
+        );
+        // Pacemaker keeps 128 characters of an exit reason; ours must fit whole.
+        assert!(
+            self.reason().len() <= 128 && !self.reason().ends_with("..."),
+            "exit reason too long: {:?}",
+            self.reason()
+        );
+        assert_ne!(self.code, 101, "a panic reached the user");
         self
     }
 
     pub fn reason_mentions(&self, words: &[&str]) -> &Self {
         let r = self.reason();
         for w in words {
-            assert!(r.contains(w), "exit reason {r:?} does not mention {w:?}\nstderr:\n{}", self.stderr);
+            assert!(
+                r.contains(w),
+                "exit reason {r:?} does not mention {w:?}\nstderr:\n{}",
+                self.stderr
+            );
         }
         self
     }
@@ -105,9 +124,16 @@ impl Agent {
             env.insert(k.to_string(), v.to_string());
         }
         env.insert("HA_RSCTMP".into(), rsctmp.path().display().to_string());
-        env.insert("OCF_RESKEY_iscsiadm".into(), sim.iscsiadm_path().display().to_string());
+        env.insert(
+            "OCF_RESKEY_iscsiadm".into(),
+            sim.iscsiadm_path().display().to_string(),
+        );
         env.insert("OCF_RESKEY_host_root".into(), sim.root().display().to_string());
-        Agent { env, _rsctmp: rsctmp, uid: None }
+        Agent {
+            env,
+            _rsctmp: rsctmp,
+            uid: None,
+        }
     }
 
     pub fn param(&mut self, name: &str, value: &str) -> &mut Self {
@@ -184,9 +210,28 @@ pub fn host_with_target(iqn: &str, portals: &[&Portal]) -> (tempfile::TempDir, S
 }
 
 pub fn count_invocations(sim: &SimHost, word: &str) -> usize {
-    sim.invocations().iter().filter(|i| i.argv.iter().any(|a| a == word)).count()
+    sim.invocations()
+        .iter()
+        .filter(|i| i.argv.iter().any(|a| a == word))
+        .count()
 }
 
 pub fn path_exists(p: &Path) -> bool {
     p.symlink_metadata().is_ok()
+}
+
+/// The session goes away (as when iscsid gives up on it or an admin logs it out).
+pub fn drop_session(sim: &SimHost, sid: u32) {
+    let out = sim.run(&["-m", "session", "-r", &sid.to_string(), "-u"]).unwrap();
+    assert!(out.status.success(), "{out:?}");
+}
+
+/// Sets a node record value the way an admin would, with the (simulated) iscsiadm.
+pub fn set_record(sim: &SimHost, iqn: &str, portal: &str, key: &str, value: &str) {
+    let out = sim
+        .run(&[
+            "-m", "node", "-T", iqn, "-p", portal, "-o", "update", "-n", key, "-v", value,
+        ])
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
 }
