@@ -1,0 +1,586 @@
+//! The kernel's side: sysfs sessions, connections, SCSI hosts and disks, and the udev links,
+//! laid out as recorded in sysfs-dump-vm-lio.txt (Debian kernel 6.1, iscsi_tcp).
+//!
+//! Every attribute file holds its value followed by "\n", except `uevent`, which is empty
+//! (the dump shows `uevent = ` with nothing after it). Session ids grow monotonically (the
+//! recorded second login got session2 after session1 had logged out); SCSI host numbers and
+//! sd names take the smallest free one (the recorded re-login got host2 and sda again).
+
+use std::fs;
+use std::io;
+use std::net::SocketAddr;
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::records::NodeRecord;
+
+pub const TRANSPORT_VERSION: &str = "2.0-870";
+
+/// Kernel session states (`/sys/class/iscsi_session/*/state`).
+pub const SESSION_STATES: &[&str] = &["LOGGED_IN", "FAILED", "FREE"];
+
+fn write_attr(dir: &Path, name: &str, value: &str) -> io::Result<()> {
+    fs::write(dir.join(name), format!("{value}\n"))
+}
+
+fn read_attr(dir: &Path, name: &str) -> Option<String> {
+    fs::read_to_string(dir.join(name))
+        .ok()
+        .map(|s| s.trim_end_matches('\n').to_string())
+}
+
+fn link(target: &str, at: &Path) -> io::Result<()> {
+    if let Some(p) = at.parent() {
+        fs::create_dir_all(p)?;
+    }
+    let _ = fs::remove_file(at);
+    symlink(target, at)
+}
+
+/// The basic layout of a host whose kernel has iscsi_tcp loaded.
+pub fn init_layout(root: &Path) -> io::Result<()> {
+    for d in [
+        "sys/class/iscsi_session",
+        "sys/class/iscsi_connection",
+        "sys/class/iscsi_host",
+        "sys/class/scsi_host",
+        "sys/class/iscsi_transport/tcp",
+        "sys/devices/platform",
+        "sys/block",
+        "sys/module/scsi_transport_iscsi",
+        "dev/disk/by-path",
+        "etc/iscsi/nodes",
+        "etc/iscsi/send_targets",
+        "log",
+        "run",
+        "bin",
+    ] {
+        fs::create_dir_all(root.join(d))?;
+    }
+    write_attr(
+        &root.join("sys/module/scsi_transport_iscsi"),
+        "version",
+        TRANSPORT_VERSION,
+    )
+}
+
+fn platform(root: &Path) -> PathBuf {
+    root.join("sys/devices/platform")
+}
+
+fn host_dir(root: &Path, host: u32) -> PathBuf {
+    platform(root).join(format!("host{host}"))
+}
+
+fn session_dir(root: &Path, host: u32, sid: u32) -> PathBuf {
+    host_dir(root, host).join(format!("session{sid}"))
+}
+
+/// `<...>/session<N>/iscsi_session/session<N>`: the session's attribute directory.
+fn session_attrs(root: &Path, host: u32, sid: u32) -> PathBuf {
+    session_dir(root, host, sid).join(format!("iscsi_session/session{sid}"))
+}
+
+fn conn_attrs(root: &Path, host: u32, sid: u32) -> PathBuf {
+    session_dir(root, host, sid).join(format!("connection{sid}:0/iscsi_connection/connection{sid}:0"))
+}
+
+fn lun_dir(root: &Path, host: u32, sid: u32, lun: u32) -> PathBuf {
+    session_dir(root, host, sid).join(format!("target{host}:0:0/{host}:0:0:{lun}"))
+}
+
+/// sd names in kernel order: sda..sdz, sdaa..
+pub fn disk_name(mut n: usize) -> String {
+    let mut s = Vec::new();
+    loop {
+        s.push(b'a' + (n % 26) as u8);
+        if n < 26 {
+            break;
+        }
+        n = n / 26 - 1;
+    }
+    s.reverse();
+    format!("sd{}", String::from_utf8_lossy(&s))
+}
+
+fn next_disk(root: &Path, taken: &[String]) -> String {
+    (0..)
+        .map(disk_name)
+        .find(|d| !root.join("dev").join(d).exists() && !taken.contains(d))
+        .unwrap_or_else(|| "sdzz".into())
+}
+
+fn next_host(root: &Path, first: u32) -> u32 {
+    (first..).find(|h| !host_dir(root, *h).exists()).unwrap_or(first)
+}
+
+fn next_sid(root: &Path) -> io::Result<u32> {
+    let p = root.join("run/last-sid");
+    let last: u32 = fs::read_to_string(&p)
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0);
+    // Never reuse an id still present (a test may have copied a tree).
+    let mut sid = last.saturating_add(1);
+    while root
+        .join(format!("sys/class/iscsi_session/session{sid}"))
+        .exists()
+    {
+        sid = sid.saturating_add(1);
+    }
+    fs::create_dir_all(root.join("run"))?;
+    fs::write(&p, format!("{sid}\n"))?;
+    Ok(sid)
+}
+
+/// What a login hands the kernel.
+pub struct NewSession<'a> {
+    pub iqn: &'a str,
+    pub tpgt: i32,
+    pub address: &'a str,
+    pub port: u16,
+    pub initiator: &'a str,
+    pub local: SocketAddr,
+    pub record: &'a NodeRecord,
+    pub luns: u32,
+    pub controller_lun0: bool,
+    pub max_xmit_dlength: u32,
+    pub creator: i32,
+    pub first_host: u32,
+}
+
+/// Creates a LOGGED_IN session with its connection, host, disks and udev links; returns
+/// the session id.
+pub fn create_session(root: &Path, ns: &NewSession) -> io::Result<u32> {
+    let sid = next_sid(root)?;
+    let host = next_host(root, ns.first_host);
+    let rec = ns.record;
+    let chap = rec.get("node.session.auth.authmethod") == "CHAP";
+    let or_null = |v: &str| {
+        if chap && !v.is_empty() {
+            v.to_string()
+        } else {
+            "(null)".to_string()
+        }
+    };
+
+    // SCSI host and iSCSI host
+    let hd = host_dir(root, host);
+    let ih = hd.join(format!("iscsi_host/host{host}"));
+    fs::create_dir_all(&ih)?;
+    write_attr(&ih, "hwaddress", "(null)")?;
+    write_attr(&ih, "initiatorname", "(null)")?;
+    write_attr(&ih, "ipaddress", &ns.local.ip().to_string())?;
+    write_attr(&ih, "netdev", "(null)")?;
+    fs::write(ih.join("uevent"), "")?;
+    let sh = hd.join(format!("scsi_host/host{host}"));
+    fs::create_dir_all(&sh)?;
+    write_attr(&sh, "state", "running")?;
+    fs::write(sh.join("uevent"), "")?;
+    link(
+        &format!("../../devices/platform/host{host}/iscsi_host/host{host}"),
+        &root.join(format!("sys/class/iscsi_host/host{host}")),
+    )?;
+    link(
+        &format!("../../devices/platform/host{host}/scsi_host/host{host}"),
+        &root.join(format!("sys/class/scsi_host/host{host}")),
+    )?;
+
+    // session
+    let sa = session_attrs(root, host, sid);
+    fs::create_dir_all(&sa)?;
+    let attrs: Vec<(&str, String)> = vec![
+        (
+            "abort_tmo",
+            rec.int("node.session.err_timeo.abort_timeout").to_string(),
+        ),
+        ("creator", ns.creator.to_string()),
+        ("data_pdu_in_order", "0".into()),
+        ("data_seq_in_order", "0".into()),
+        ("erl", "0".into()),
+        (
+            "fast_abort",
+            if rec.get("node.session.iscsi.FastAbort") == "Yes" {
+                "1"
+            } else {
+                "0"
+            }
+            .into(),
+        ),
+        ("first_burst_len", "65536".into()),
+        ("ifacename", rec.iface().to_string()),
+        ("immediate_data", "1".into()),
+        ("initial_r2t", "1".into()),
+        ("initiatorname", ns.initiator.to_string()),
+        (
+            "lu_reset_tmo",
+            rec.int("node.session.err_timeo.lu_reset_timeout").to_string(),
+        ),
+        ("max_burst_len", "262144".into()),
+        ("max_outstanding_r2t", "1".into()),
+        ("password", or_null(rec.get("node.session.auth.password"))),
+        ("password_in", or_null(rec.get("node.session.auth.password_in"))),
+        (
+            "recovery_tmo",
+            rec.int("node.session.timeo.replacement_timeout").to_string(),
+        ),
+        ("state", "LOGGED_IN".into()),
+        ("target_id", "0".into()),
+        ("target_state", "SCANNED".into()),
+        ("targetname", ns.iqn.to_string()),
+        (
+            "tgt_reset_tmo",
+            rec.int("node.session.err_timeo.tgt_reset_timeout").to_string(),
+        ),
+        ("tpgt", ns.tpgt.to_string()),
+        ("username", or_null(rec.get("node.session.auth.username"))),
+        ("username_in", or_null(rec.get("node.session.auth.username_in"))),
+    ];
+    for (n, v) in &attrs {
+        write_attr(&sa, n, v)?;
+    }
+    fs::write(sa.join("uevent"), "")?;
+    link(&format!("../../../session{sid}"), &sa.join("device"))?;
+    link(
+        &format!("../../devices/platform/host{host}/session{sid}/iscsi_session/session{sid}"),
+        &root.join(format!("sys/class/iscsi_session/session{sid}")),
+    )?;
+
+    // connection
+    let ca = conn_attrs(root, host, sid);
+    fs::create_dir_all(&ca)?;
+    let cattrs: Vec<(&str, String)> = vec![
+        ("address", ns.address.to_string()),
+        ("data_digest", "0".into()),
+        ("exp_statsn", (112_844_265u64 + u64::from(sid) * 7919).to_string()),
+        ("header_digest", "0".into()),
+        ("local_port", ns.local.port().to_string()),
+        ("max_recv_dlength", "262144".into()),
+        ("max_xmit_dlength", ns.max_xmit_dlength.to_string()),
+        ("persistent_address", ns.address.to_string()),
+        ("persistent_port", ns.port.to_string()),
+        (
+            "ping_tmo",
+            rec.int("node.conn[0].timeo.noop_out_timeout").to_string(),
+        ),
+        ("port", ns.port.to_string()),
+        (
+            "recv_tmo",
+            rec.int("node.conn[0].timeo.noop_out_interval").to_string(),
+        ),
+        ("state", "up".into()),
+    ];
+    for (n, v) in &cattrs {
+        write_attr(&ca, n, v)?;
+    }
+    fs::write(ca.join("uevent"), "")?;
+    link(&format!("../../../connection{sid}:0"), &ca.join("device"))?;
+    link(
+        &format!(
+            "../../devices/platform/host{host}/session{sid}/connection{sid}:0/iscsi_connection/connection{sid}:0"
+        ),
+        &root.join(format!("sys/class/iscsi_connection/connection{sid}:0")),
+    )?;
+
+    // disks and udev links
+    let mut taken = Vec::new();
+    let first_disk_lun = u32::from(ns.controller_lun0);
+    if ns.controller_lun0 {
+        let ld = lun_dir(root, host, sid, 0);
+        fs::create_dir_all(&ld)?;
+        write_attr(&ld, "state", "running")?;
+        write_attr(&ld, "timeout", "30")?;
+    }
+    for lun in first_disk_lun..first_disk_lun + ns.luns {
+        let disk = next_disk(root, &taken);
+        taken.push(disk.clone());
+        let ld = lun_dir(root, host, sid, lun);
+        let bd = ld.join("block").join(&disk);
+        fs::create_dir_all(&bd)?;
+        write_attr(&ld, "state", "running")?;
+        write_attr(&ld, "timeout", "30")?;
+        write_attr(&bd, "size", "524288")?;
+        link(&format!("../../../{host}:0:0:{lun}"), &bd.join("device"))?;
+        link(
+            &format!(
+                "../devices/platform/host{host}/session{sid}/target{host}:0:0/{host}:0:0:{lun}/block/{disk}"
+            ),
+            &root.join("sys/block").join(&disk),
+        )?;
+        fs::create_dir_all(root.join("dev"))?;
+        fs::write(root.join("dev").join(&disk), "")?;
+        link(
+            &format!("../../{disk}"),
+            &root
+                .join("dev/disk/by-path")
+                .join(by_path_name(ns.address, ns.port, ns.iqn, lun)),
+        )?;
+    }
+    Ok(sid)
+}
+
+/// udev's path_id for an iSCSI disk: `ip-<persistent_address>:<persistent_port>-iscsi-
+/// <targetname>-lun-<lun>`; the address is used raw, so IPv6 has no brackets
+/// (systemd src/udev/udev-builtin-path_id.c, handle_scsi_iscsi, format_lun_number).
+pub fn by_path_name(addr: &str, port: u16, iqn: &str, lun: u32) -> String {
+    let lun = if lun < 256 {
+        lun.to_string()
+    } else {
+        format!("0x{:04x}{:04x}00000000", lun & 0xffff, (lun >> 16) & 0xffff)
+    };
+    format!("ip-{addr}:{port}-iscsi-{iqn}-lun-{lun}")
+}
+
+/// One LUN of a session.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Device {
+    pub host: u32,
+    pub lun: u32,
+    pub disk: Option<String>,
+    pub state: String,
+}
+
+/// A session as sysfs shows it.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Session {
+    pub sid: u32,
+    pub host: u32,
+    pub iqn: String,
+    pub tpgt: i32,
+    /// "addr:port" (IPv6 in brackets) of the persistent portal.
+    pub portal: String,
+    pub address: String,
+    pub port: u16,
+    pub persistent_address: String,
+    pub persistent_port: u16,
+    pub state: String,
+    pub conn_state: String,
+    pub recovery_tmo: i32,
+    pub recv_tmo: i32,
+    pub ping_tmo: i32,
+    pub abort_tmo: i32,
+    pub lu_reset_tmo: i32,
+    pub tgt_reset_tmo: i32,
+    pub initiatorname: String,
+    pub ifacename: String,
+    pub username: String,
+    pub password: String,
+    pub username_in: String,
+    pub password_in: String,
+    pub creator: i32,
+    pub local_address: String,
+    pub host_state: String,
+    pub first_burst_len: i32,
+    pub max_burst_len: i32,
+    pub immediate_data: i32,
+    pub initial_r2t: i32,
+    pub max_outstanding_r2t: i32,
+    pub header_digest: i32,
+    pub data_digest: i32,
+    pub max_recv_dlength: i32,
+    pub max_xmit_dlength: i32,
+    pub devices: Vec<Device>,
+}
+
+fn num(dir: &Path, name: &str) -> i32 {
+    read_attr(dir, name)
+        .map(|s| crate::records::c_int(&s))
+        .unwrap_or(-1)
+}
+
+/// "(null)" in sysfs reads as empty in open-iscsi.
+fn text(dir: &Path, name: &str) -> String {
+    match read_attr(dir, name) {
+        Some(s) if s != "(null)" => s,
+        _ => String::new(),
+    }
+}
+
+/// Finds the host number of a session through its class link.
+fn host_of(root: &Path, sid: u32) -> Option<u32> {
+    let l = fs::read_link(root.join(format!("sys/class/iscsi_session/session{sid}"))).ok()?;
+    let s = l.to_string_lossy();
+    let h = s.split('/').find_map(|c| c.strip_prefix("host"))?;
+    h.parse().ok()
+}
+
+pub fn read_session(root: &Path, sid: u32) -> Option<Session> {
+    let sa = root.join(format!("sys/class/iscsi_session/session{sid}"));
+    let targetname = read_attr(&sa, "targetname")?;
+    let host = host_of(root, sid)?;
+    let ca = root.join(format!("sys/class/iscsi_connection/connection{sid}:0"));
+    let mut persistent_address = text(&ca, "persistent_address");
+    let mut address = text(&ca, "address");
+    if persistent_address.is_empty() {
+        persistent_address = address.clone();
+    }
+    if address.is_empty() {
+        address = persistent_address.clone();
+    }
+    let mut pport = num(&ca, "persistent_port");
+    let mut port = num(&ca, "port");
+    if pport < 0 {
+        pport = port;
+    }
+    if port < 0 {
+        port = pport;
+    }
+    let ih = root.join(format!("sys/class/iscsi_host/host{host}"));
+    let sh = root.join(format!("sys/class/scsi_host/host{host}"));
+    let mut devices = Vec::new();
+    let tdir = session_dir(root, host, sid).join(format!("target{host}:0:0"));
+    if let Ok(rd) = fs::read_dir(&tdir) {
+        for e in rd.filter_map(Result::ok) {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Some(lun) = name.rsplit(':').next().and_then(|l| l.parse().ok()) else {
+                continue;
+            };
+            let disk = fs::read_dir(e.path().join("block"))
+                .ok()
+                .and_then(|mut rd| rd.next())
+                .and_then(Result::ok)
+                .map(|d| d.file_name().to_string_lossy().into_owned());
+            devices.push(Device {
+                host,
+                lun,
+                disk,
+                state: read_attr(&e.path(), "state").unwrap_or_default(),
+            });
+        }
+    }
+    devices.sort_by_key(|d| d.lun);
+    Some(Session {
+        sid,
+        host,
+        iqn: targetname,
+        tpgt: num(&sa, "tpgt"),
+        portal: crate::world::join_portal(&persistent_address, pport as u16),
+        address,
+        port: port as u16,
+        persistent_address,
+        persistent_port: pport as u16,
+        state: read_attr(&sa, "state").unwrap_or_default(),
+        conn_state: read_attr(&ca, "state").unwrap_or_default(),
+        recovery_tmo: num(&sa, "recovery_tmo"),
+        recv_tmo: num(&ca, "recv_tmo"),
+        ping_tmo: num(&ca, "ping_tmo"),
+        abort_tmo: num(&sa, "abort_tmo"),
+        lu_reset_tmo: num(&sa, "lu_reset_tmo"),
+        tgt_reset_tmo: num(&sa, "tgt_reset_tmo"),
+        initiatorname: text(&sa, "initiatorname"),
+        ifacename: text(&sa, "ifacename"),
+        username: text(&sa, "username"),
+        password: text(&sa, "password"),
+        username_in: text(&sa, "username_in"),
+        password_in: text(&sa, "password_in"),
+        creator: num(&sa, "creator"),
+        local_address: text(&ih, "ipaddress"),
+        host_state: read_attr(&sh, "state").unwrap_or_default(),
+        first_burst_len: num(&sa, "first_burst_len"),
+        max_burst_len: num(&sa, "max_burst_len"),
+        immediate_data: num(&sa, "immediate_data"),
+        initial_r2t: num(&sa, "initial_r2t"),
+        max_outstanding_r2t: num(&sa, "max_outstanding_r2t"),
+        header_digest: num(&ca, "header_digest"),
+        data_digest: num(&ca, "data_digest"),
+        max_recv_dlength: num(&ca, "max_recv_dlength"),
+        max_xmit_dlength: num(&ca, "max_xmit_dlength"),
+        devices,
+    })
+}
+
+/// Session ids in the order libopeniscsiusr lists them: scandir of
+/// /sys/class/iscsi_session with alphasort, so session10 comes before session2.
+pub fn session_ids(root: &Path) -> Vec<u32> {
+    let mut names: Vec<String> = fs::read_dir(root.join("sys/class/iscsi_session"))
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with("session"))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+        .iter()
+        .filter_map(|n| n.strip_prefix("session")?.parse().ok())
+        .collect()
+}
+
+pub fn sessions(root: &Path) -> Vec<Session> {
+    session_ids(root)
+        .into_iter()
+        .filter_map(|sid| read_session(root, sid))
+        .collect()
+}
+
+/// Sets the kernel session state and keeps the connection and disks consistent with it,
+/// as failure-timeline.txt shows: FAILED = conn failed + disks blocked; FREE = conn failed
+/// + disks transport-offline; LOGGED_IN = conn up + disks running.
+pub fn set_state(root: &Path, sid: u32, state: &str) -> anyhow::Result<()> {
+    let (conn, dev) = match state {
+        "LOGGED_IN" => ("up", "running"),
+        "FAILED" => ("failed", "blocked"),
+        "FREE" => ("failed", "transport-offline"),
+        other => anyhow::bail!("unknown session state {other:?} (LOGGED_IN, FAILED or FREE)"),
+    };
+    let s = read_session(root, sid).ok_or_else(|| anyhow::anyhow!("no session {sid}"))?;
+    write_attr(&session_attrs(root, s.host, sid), "state", state)?;
+    write_attr(&conn_attrs(root, s.host, sid), "state", conn)?;
+    for d in &s.devices {
+        write_attr(&lun_dir(root, s.host, sid, d.lun), "state", dev)?;
+    }
+    Ok(())
+}
+
+/// Tears a session down: host, session, disks, class links and udev links.
+pub fn remove_session(root: &Path, sid: u32) -> io::Result<()> {
+    let Some(s) = read_session(root, sid) else {
+        return Ok(());
+    };
+    for d in &s.devices {
+        if let Some(disk) = &d.disk {
+            let _ = fs::remove_file(root.join("sys/block").join(disk));
+            let _ = fs::remove_file(root.join("dev").join(disk));
+        }
+        let _ = fs::remove_file(root.join("dev/disk/by-path").join(by_path_name(
+            &s.persistent_address,
+            s.persistent_port,
+            &s.iqn,
+            d.lun,
+        )));
+    }
+    let _ = fs::remove_file(root.join(format!("sys/class/iscsi_session/session{sid}")));
+    let _ = fs::remove_file(root.join(format!("sys/class/iscsi_connection/connection{sid}:0")));
+    let _ = fs::remove_file(root.join(format!("sys/class/iscsi_host/host{}", s.host)));
+    let _ = fs::remove_file(root.join(format!("sys/class/scsi_host/host{}", s.host)));
+    fs::remove_dir_all(host_dir(root, s.host))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn disk_names_follow_the_kernel() {
+        assert_eq!(disk_name(0), "sda");
+        assert_eq!(disk_name(25), "sdz");
+        assert_eq!(disk_name(26), "sdaa");
+        assert_eq!(disk_name(27), "sdab");
+        assert_eq!(disk_name(52), "sdba");
+    }
+
+    #[test]
+    fn by_path_names() {
+        assert_eq!(
+            by_path_name("127.0.0.1", 3260, "iqn.2024-01.lab.local:vm.disk1", 0),
+            "ip-127.0.0.1:3260-iscsi-iqn.2024-01.lab.local:vm.disk1-lun-0"
+        );
+        assert_eq!(
+            by_path_name("::1", 3260, "iqn.x:y", 2),
+            "ip-::1:3260-iscsi-iqn.x:y-lun-2"
+        );
+    }
+}

@@ -1,0 +1,374 @@
+//! The simulated world (`$SIM/sim.json`), the lock that serialises changes to the sim root,
+//! and the invocation log (`$SIM/log/iscsiadm.log`).
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{anyhow, Context, Result};
+use serde::{Deserialize, Serialize};
+
+pub const DEFAULT_INITIATOR: &str = "iqn.1993-08.org.debian:01:1ff9544af9f";
+
+/// Debian's pristine iscsid.conf (open-iscsi 2.1.8-1+deb12u1), imported by
+/// tests/fixtures/iscsi/import-recorded.sh.
+pub const DEBIAN_ISCSID_CONF: &str = include_str!("../../fixtures/iscsi/recorded/iscsid.conf.debian");
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Chap {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Target {
+    pub iqn: String,
+    /// "addr:port", IPv6 as "[addr]:port".
+    pub portals: Vec<String>,
+    #[serde(default = "one")]
+    pub luns: u32,
+    #[serde(default)]
+    pub chap: Option<Chap>,
+    /// The target portal group tag the target reports (LIO's tpg1, tgt's 1).
+    #[serde(default = "one_i32")]
+    pub tpgt: i32,
+    /// tgt-style: LUN 0 is the array controller (no disk) and the `luns` disks are LUN
+    /// 1..; LIO-style (false): the disks are LUN 0.. (session-P3-vm-tgtd.txt vs -vm-lio.txt).
+    #[serde(default)]
+    pub controller_lun0: bool,
+    /// The negotiated MaxXmitDataSegmentLength: the target's MaxRecvDataSegmentLength
+    /// (LIO 262144, tgt 8192).
+    #[serde(default = "default_xmit")]
+    pub max_xmit_dlength: u32,
+}
+
+impl Target {
+    /// A target as LIO exports it.
+    pub fn lio(iqn: &str, portals: &[&str], luns: u32) -> Target {
+        Target {
+            iqn: iqn.to_string(),
+            portals: portals.iter().map(|p| p.to_string()).collect(),
+            luns,
+            chap: None,
+            tpgt: 1,
+            controller_lun0: false,
+            max_xmit_dlength: default_xmit(),
+        }
+    }
+
+    /// A target as tgt exports it: LUN 0 the controller, MaxXmitDataSegmentLength 8192.
+    pub fn tgt(iqn: &str, portals: &[&str], luns: u32) -> Target {
+        Target {
+            controller_lun0: true,
+            max_xmit_dlength: 8192,
+            ..Target::lio(iqn, portals, luns)
+        }
+    }
+}
+
+fn default_xmit() -> u32 {
+    262_144
+}
+
+fn one() -> u32 {
+    1
+}
+fn one_i32() -> i32 {
+    1
+}
+
+/// Operations that the `hang` fault can stall.
+pub const HANG_OPS: &[&str] = &["login", "logout", "session", "node", "discovery", "any"];
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Faults {
+    #[serde(default)]
+    pub hang: Vec<String>,
+    #[serde(default)]
+    pub iscsid_down: bool,
+    #[serde(default)]
+    pub auth_fail: Vec<String>,
+    #[serde(default)]
+    pub login_refused: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct World {
+    #[serde(default = "default_initiator")]
+    pub initiator_name: String,
+    #[serde(default)]
+    pub targets: Vec<Target>,
+    #[serde(default)]
+    pub faults: Faults,
+    #[serde(default = "default_delay")]
+    pub unreachable_delay_ms: u64,
+    /// iscsid's pid as the kernel records it in each session's `creator` file.
+    #[serde(default = "default_creator")]
+    pub iscsid_pid: i32,
+    /// The first SCSI host number iSCSI sessions get (hosts below are local controllers;
+    /// the recorded VM had host0/host1 for ATA, so its first iSCSI host was host2).
+    #[serde(default = "default_first_host")]
+    pub first_host: u32,
+}
+
+fn default_initiator() -> String {
+    DEFAULT_INITIATOR.to_string()
+}
+fn default_delay() -> u64 {
+    300
+}
+fn default_creator() -> i32 {
+    385
+}
+fn default_first_host() -> u32 {
+    2
+}
+
+impl Default for World {
+    fn default() -> Self {
+        World {
+            initiator_name: default_initiator(),
+            targets: Vec::new(),
+            faults: Faults::default(),
+            unreachable_delay_ms: default_delay(),
+            iscsid_pid: default_creator(),
+            first_host: default_first_host(),
+        }
+    }
+}
+
+impl World {
+    pub fn path(root: &Path) -> PathBuf {
+        root.join("sim.json")
+    }
+
+    pub fn load(root: &Path) -> Result<World> {
+        let p = Self::path(root);
+        let text = fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", p.display()))
+    }
+
+    pub fn save(&self, root: &Path) -> Result<()> {
+        let p = Self::path(root);
+        let tmp = p.with_extension("json.tmp");
+        fs::write(&tmp, serde_json::to_string_pretty(self)? + "\n")?;
+        fs::rename(&tmp, &p)?;
+        Ok(())
+    }
+
+    pub fn target(&self, iqn: &str) -> Option<&Target> {
+        self.targets.iter().find(|t| t.iqn == iqn)
+    }
+
+    /// Is this target exported at this portal (exact address and port)?
+    pub fn target_at(&self, iqn: &str, addr: &str, port: u16) -> Option<&Target> {
+        self.target(iqn).filter(|t| {
+            t.portals
+                .iter()
+                .filter_map(|p| split_portal(p))
+                .any(|(a, p)| same_addr(&a, addr) && p == port)
+        })
+    }
+
+    pub fn hangs(&self, op: &str) -> bool {
+        self.faults.hang.iter().any(|h| h == op || h == "any")
+    }
+}
+
+/// Splits "addr:port" / "[v6]:port" / "addr" (port 3260) into address and port.
+pub fn split_portal(p: &str) -> Option<(String, u16)> {
+    let p = p.trim();
+    if let Some(rest) = p.strip_prefix('[') {
+        let (addr, tail) = rest.split_once(']')?;
+        let port = match tail.strip_prefix(':') {
+            Some(n) => n.parse().ok()?,
+            None if tail.is_empty() => 3260,
+            None => return None,
+        };
+        return Some((addr.to_string(), port));
+    }
+    if p.matches(':').count() > 1 {
+        return Some((p.to_string(), 3260));
+    }
+    match p.split_once(':') {
+        Some((a, n)) => Some((a.to_string(), n.parse().ok()?)),
+        None => Some((p.to_string(), 3260)),
+    }
+}
+
+/// "addr:port", IPv6 in brackets: how iscsiadm prints a portal in lists. Like iscsiadm
+/// (`strchr(address, '.')`), anything without a dot counts as IPv6.
+pub fn join_portal(addr: &str, port: u16) -> String {
+    if addr.contains('.') {
+        format!("{addr}:{port}")
+    } else {
+        format!("[{addr}]:{port}")
+    }
+}
+
+/// `iscsi_addr_match`: equal strings, or both resolve to the same address. Numeric
+/// addresses are compared as addresses (so "::1" matches "0:0::1" but "127.0.0.1" never
+/// matches "127.0.0.10").
+pub fn same_addr(a: &str, b: &str) -> bool {
+    if a == b {
+        return true;
+    }
+    match (a.parse::<std::net::IpAddr>(), b.parse::<std::net::IpAddr>()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => {
+            let ra = resolve(a);
+            let rb = resolve(b);
+            ra.is_some() && ra == rb
+        }
+    }
+}
+
+fn resolve(host: &str) -> Option<std::net::IpAddr> {
+    (host, 0u16)
+        .to_socket_addrs()
+        .ok()?
+        .next()
+        .map(|s: SocketAddr| s.ip())
+}
+
+/// The result of a TCP connect to a portal within a deadline.
+pub enum Reach {
+    /// Connected; the local address of the connection.
+    Up(SocketAddr),
+    /// Refused, timed out or otherwise failed: the strerror text.
+    Down(String),
+}
+
+pub fn probe(addr: &str, port: u16, timeout: Duration) -> Reach {
+    let sa = match addr.parse::<std::net::IpAddr>() {
+        Ok(ip) => SocketAddr::new(ip, port),
+        Err(_) => match (addr, port).to_socket_addrs().ok().and_then(|mut i| i.next()) {
+            Some(sa) => sa,
+            None => return Reach::Down("Name or service not known".into()),
+        },
+    };
+    match TcpStream::connect_timeout(&sa, timeout) {
+        Ok(s) => match s.local_addr() {
+            Ok(l) => Reach::Up(l),
+            Err(e) => Reach::Down(strerror(&e)),
+        },
+        Err(e) => Reach::Down(strerror(&e)),
+    }
+}
+
+/// The C library's text for an I/O error ("Connection refused"), without Rust's suffix.
+pub fn strerror(e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(n) => {
+            // SAFETY: strerror returns a pointer to a NUL-terminated static or
+            // thread-local string; it is copied before any other libc call.
+            let p = unsafe { libc::strerror(n) };
+            if p.is_null() {
+                return e.to_string();
+            }
+            unsafe { std::ffi::CStr::from_ptr(p) }
+                .to_string_lossy()
+                .into_owned()
+        }
+        None if e.kind() == std::io::ErrorKind::TimedOut => "Connection timed out".into(),
+        None => e.to_string(),
+    }
+}
+
+/// An exclusive flock on `$SIM/lock`, released on drop.
+pub struct Lock {
+    _file: File,
+}
+
+impl Lock {
+    pub fn take(root: &Path) -> Result<Lock> {
+        let p = root.join("lock");
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&p)
+            .with_context(|| format!("opening {}", p.display()))?;
+        loop {
+            // SAFETY: flock on a file descriptor we own for the lifetime of `file`.
+            let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+            if rc == 0 {
+                return Ok(Lock { _file: file });
+            }
+            let e = std::io::Error::last_os_error();
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                return Err(anyhow!("flock {}: {e}", p.display()));
+            }
+        }
+    }
+}
+
+pub fn now_secs() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// One line of `$SIM/log/iscsiadm.log`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Invocation {
+    pub ts: f64,
+    pub argv: Vec<String>,
+    /// None: the line written when an invocation started to hang.
+    pub rc: Option<i32>,
+}
+
+pub fn log_invocation(root: &Path, argv: &[String], rc: Option<i32>) {
+    let line = Invocation {
+        ts: now_secs(),
+        argv: argv.to_vec(),
+        rc,
+    };
+    let dir = root.join("log");
+    let _ = fs::create_dir_all(&dir);
+    if let Ok(mut f) = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("iscsiadm.log"))
+    {
+        if let Ok(text) = serde_json::to_string(&line) {
+            // One write per line: O_APPEND keeps concurrent lines whole.
+            let _ = f.write_all(format!("{text}\n").as_bytes());
+        }
+    }
+}
+
+pub fn read_invocations(root: &Path) -> Vec<Invocation> {
+    fs::read_to_string(root.join("log/iscsiadm.log"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn portals_split_and_join() {
+        assert_eq!(split_portal("127.0.0.1:3260"), Some(("127.0.0.1".into(), 3260)));
+        assert_eq!(split_portal("[::1]:3261"), Some(("::1".into(), 3261)));
+        assert_eq!(split_portal("[fe80::1]"), Some(("fe80::1".into(), 3260)));
+        assert_eq!(split_portal("10.0.0.1"), Some(("10.0.0.1".into(), 3260)));
+        assert_eq!(join_portal("::1", 3260), "[::1]:3260");
+        assert_eq!(join_portal("10.0.0.1", 3260), "10.0.0.1:3260");
+    }
+
+    #[test]
+    fn address_matching_is_exact() {
+        assert!(same_addr("127.0.0.1", "127.0.0.1"));
+        assert!(!same_addr("127.0.0.1", "127.0.0.10"));
+        assert!(same_addr("::1", "0:0::1"));
+    }
+}
