@@ -1,0 +1,91 @@
+#!/bin/bash
+# The agent under a real single-node Pacemaker + Corosync (crm/lab), against the simulated
+# open-iscsi host (this kernel has no iSCSI): pcs creates it as a clone, Pacemaker starts
+# it, the recurring monitor sees a failed session and reports it as the monitor table says,
+# pcs disables it, pcs describes every parameter.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+export LAB=${LAB:-/tmp/iscsi-mirror-lab}
+WORK=$(mktemp -d /tmp/iscsi-mirror-pcmk.XXXXXX)
+chmod 755 "$WORK"
+cleanup() {
+    stop_listeners
+    "$LABDIR/cluster-down.sh" >/dev/null 2>&1 || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+build
+IQN_A=iqn.2025-01.lab.home:lab1
+IQN_B=iqn.2025-01.lab.home:storage-b
+PA=$(free_port); PB=$(free_port)
+listen 127.0.0.1 "$PA"
+listen 127.0.0.2 "$PB"
+sim init --binary "$SIMBIN" >/dev/null
+sim add-target "$IQN_A" "127.0.0.1:$PA" >/dev/null
+sim add-target "$IQN_B" "127.0.0.2:$PB" >/dev/null
+
+say "starting a single-node cluster (lab1, token 4000)"
+NODES=1 "$LABDIR/cluster-up.sh" >/dev/null
+"$LABDIR/install-agent.sh" "$AGENTBIN" >/dev/null
+in1() { "$LABDIR/lab-exec.sh" 1 "$@"; }
+health() { in1 attrd_updater -Q -n '#health-iscsi-mirror' -N lab1 2>/dev/null | sed -n 's/.*value="\([^"]*\)".*/\1/p'; }
+
+describe=$(in1 pcs resource describe ocf:san:iscsi-mirror --full 2>&1 || true)
+missing=""
+for p in $("$AGENTBIN" meta-data | xmllint --xpath '//parameter/@name' - | sed 's/ name="\([^"]*\)"/\1 /g'); do
+    grep -q "^  $p:" <<<"$describe" || missing="$missing $p"
+done
+check "pcs resource describe shows every parameter${missing:+ (missing:$missing)}" test -z "$missing"
+
+# lab1 is this node; storage-b is the peer whose target we log in to. storage-b is not a
+# member of this one-node cluster, so its state is unknown to Pacemaker: the monitor
+# judges its leg by the sessions and by reachability.
+in1 pcs resource create mirror ocf:san:iscsi-mirror \
+    peers="lab1=$IQN_A@127.0.0.1:$PA storage-b=$IQN_B@127.0.0.2:$PB" \
+    iscsiadm="$WORK/host/bin/iscsiadm" host_root="$WORK/host" \
+    noop_out_interval=2 noop_out_timeout=2 replacement_timeout=5 login_timeout=10 \
+    reconnect_jitter=500 \
+    op monitor interval=3s timeout=20s clone >/dev/null
+check "Pacemaker starts the clone on lab1" wait_until 30 started_on 1 mirror lab1
+check "one session, to storage-b only, LOGGED_IN" test "$(sessions_in LOGGED_IN)/$(session_count)" = "1/1"
+check "the recurring monitor keeps it Started with no failure" bash -c "sleep 4; [ -z \"\$(crm_mon -1 --output-as=xml | xmllint --xpath '//failure' - 2>/dev/null)\" ]"
+
+say "cutting the storage link to storage-b: portal stops answering, the kernel fails the session"
+unlisten 127.0.0.2 "$PB"
+sid=$(sim sessions | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["sid"])')
+sim session-state "$sid" FAILED >/dev/null
+degraded_seen() { failure_reason 1 mirror | grep -q "storage network down"; }
+check "crm_mon shows the monitor's degraded result with the agent's exit reason" wait_until 20 degraded_seen
+say "crm_mon: $(crm_mon_on 1 | xmllint --xpath '//failure[starts-with(@op_key,"mirror_")]' - 2>/dev/null | head -1)"
+yellow() { [ "$(health)" = yellow ]; }
+check "the health attribute turns yellow" wait_until 10 yellow
+check "a degraded leg does not stop the resource" started_on 1 mirror lab1
+failcount() { in1 crm_failcount --query -r mirror -N lab1 2>/dev/null | sed -n 's/.*value=\([0-9A-Za-z]*\).*/\1/p'; }
+check "and counts no failure (fail-count $(failcount))" test "$(failcount)" = 0
+
+say "restoring the link"
+listen 127.0.0.2 "$PB"
+sim session-state "$sid" LOGGED_IN >/dev/null
+in1 crm_resource --cleanup --resource mirror >/dev/null 2>&1 || true
+check "after recovery and cleanup, Started with no failures" wait_until 20 bash -c "crm_mon -1 --output-as=xml | xmllint --xpath '//failure' - >/dev/null 2>&1 && exit 1; crm_mon -1 --output-as=xml | grep -q 'role=\"Started\"'"
+
+say "the session vanishes while the portal answers: the monitor logs in again (jittered)"
+logins_before=$(sim invocations | grep -c -- '--login' || true)
+sim session-state "$sid" FREE >/dev/null
+"$WORK/host/bin/iscsiadm" -m session -r "$sid" -u >/dev/null
+one_logged_in() { [ "$(sessions_in LOGGED_IN)" = 1 ]; }
+check "the monitor logged in again" wait_until 20 one_logged_in
+check "with exactly one login" test "$(( $(sim invocations | grep -c -- '--login') - logins_before ))" = 1
+check "and the resource stayed Started without failures" bash -c "crm_mon -1 --output-as=xml | xmllint --xpath '//failure' - >/dev/null 2>&1 && exit 1 || exit 0"
+check "the jittered re-login is in pacemaker.log" grep -q "reconnecting after a jitter" "$LAB"/n1/log-pacemaker/pacemaker.log
+grep -h "reconnecting after a jitter" "$LAB"/n1/log-pacemaker/pacemaker.log | tail -1 | sed 's/.*INFO: /    log: /'
+
+check "the health attribute is green" test "$(health)" = green
+
+say "pcs resource disable"
+in1 pcs resource disable mirror-clone >/dev/null
+check "Pacemaker stops it" wait_until 30 bash -c "[ \"\$(crm_mon -1 --output-as=xml | xmllint --xpath 'count(//resource[@id=\"mirror\"][@role=\"Started\"])' - 2>/dev/null)\" = 0 ]"
+check "the sessions are logged out" test "$(session_count)" = 0
+check "the health attribute is cleared" test -z "$(health)"
+finish
