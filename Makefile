@@ -36,6 +36,7 @@ ocf-test:
 
 cluster-test:
 	bash crm/tests/pacemaker-single-node.sh
+	bash crm/tests/corosync-window.sh
 
 check: deps
 	$(CARGO) fmt --all -- --check

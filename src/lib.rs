@@ -20,6 +20,7 @@ pub mod process;
 pub mod redact;
 pub mod state;
 pub mod target;
+pub mod timeout_window;
 
 use std::ffi::OsString;
 use std::panic;

@@ -543,3 +543,63 @@ fn concurrent_actions_on_one_instance_are_serialised() {
     });
     a.stop().expect(0);
 }
+
+#[test]
+fn timeout_policy_enforce_refuses_timers_outside_the_corosync_window() {
+    let portal = Portal::up("127.0.0.1");
+    let (_d, sim) = host_with_target(IQN_B, &[&portal]);
+    let mut a = single(&sim, &portal);
+    a.param("token_ms", "4000")
+        .param("corosync_cmapctl", "/nonexistent")
+        .param("timeout_policy", "enforce");
+    // open-iscsi's defaults (5/5/120): a dead peer is noticed 6 s after Corosync does.
+    a.run("validate-all")
+        .expect(6)
+        .reason_mentions(&["Corosync window", "detection 10.0 s > token 4.0 s"]);
+    a.start().expect(6);
+    assert!(sim.sessions().is_empty());
+    // The seeds' values: inside, one warning (logged, not refused).
+    a.param("noop_out_interval", "2")
+        .param("noop_out_timeout", "2")
+        .param("replacement_timeout", "5");
+    let run = a.run("validate-all");
+    run.expect(0);
+    assert!(
+        run.stderr.contains("I/O stall 9.0 s > token + consensus 8.8 s"),
+        "{}",
+        run.stderr
+    );
+    a.start().expect(0);
+    a.stop().expect(0);
+}
+
+#[test]
+fn timeout_policy_warn_starts_and_says_why_and_the_deep_monitor_rechecks() {
+    let portal = Portal::up("127.0.0.1");
+    let (_d, sim) = host_with_target(IQN_B, &[&portal]);
+    let mut a = single(&sim, &portal);
+    a.param("token_ms", "4000")
+        .param("corosync_cmapctl", "/nonexistent");
+    let run = a.start();
+    run.expect(0);
+    assert!(run.stderr.contains("timeout window broken"), "{}", run.stderr);
+    // A deep monitor re-checks the live sessions' timers and logs the broken window.
+    let deep = a.run_with(
+        "monitor",
+        &[
+            ("OCF_RESKEY_CRM_meta_interval", "10000"),
+            ("OCF_CHECK_LEVEL", "10"),
+        ],
+    );
+    deep.expect(0);
+    assert!(
+        deep.stderr.contains("timeout window broken") && deep.stderr.contains("sysfs"),
+        "{}",
+        deep.stderr
+    );
+    assert!(
+        !a.monitor().stderr.contains("timeout window"),
+        "depth 0 stays cheap"
+    );
+    a.stop().expect(0);
+}

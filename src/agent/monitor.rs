@@ -64,6 +64,7 @@ pub fn monitor(ctx: &Ctx) -> Outcome {
         .iter()
         .all(|o| o.paths.iter().all(|p| p.state() == PathState::LoggedIn));
     if all_up && !legs.is_empty() {
+        deep_checks(ctx);
         health::publish(ctx, state, health::Health::Green);
         return Outcome::ok();
     }
@@ -144,6 +145,14 @@ pub fn monitor(ctx: &Ctx) -> Outcome {
     };
     health::publish(ctx, ctx.store.load(), colour);
     outcome
+}
+
+/// OCF_CHECK_LEVEL 10: is the window still kept by the live sessions' timers?
+fn deep_checks(ctx: &Ctx) {
+    if ctx.env.check_level() >= 10 && ctx.config.timeout_policy != crate::config::TimeoutPolicy::Ignore {
+        let report = crate::agent::validate::window_report(ctx);
+        crate::agent::validate::log_findings(&report);
+    }
 }
 
 /// Waits, within the monitor's time, for FAILED sessions to be recovered by the kernel.

@@ -1,7 +1,11 @@
 //! validate-all, and the checks start shares with it.
 
 use crate::agent::Ctx;
+use crate::config::TimeoutPolicy;
+use crate::decide::timeouts::Severity;
+use crate::iscsi::timers::Overrides;
 use crate::ocf::{Outcome, Status};
+use crate::timeout_window::{self, Host, Report, WindowOverrides};
 
 /// Tools the action cannot do without: 5 (not installed) with what to install.
 pub fn installed(ctx: &Ctx) -> Option<Outcome> {
@@ -16,9 +20,77 @@ pub fn installed(ctx: &Ctx) -> Option<Outcome> {
     })
 }
 
-/// The Corosync window check, as timeout_policy asks. Filled in by the timeout model.
-pub fn timeout_policy(_ctx: &Ctx) -> Option<Outcome> {
+/// The timers this resource will give its sessions, judged against the Corosync window.
+pub fn window_report(ctx: &Ctx) -> Report {
+    let t = &ctx.config.timers;
+    let param = |v: Option<i64>, name: &str| v.map(|v| (v, format!("parameter {name}")));
+    let over = Overrides {
+        noop_out_interval: param(t.noop_out_interval, "noop_out_interval"),
+        noop_out_timeout: param(t.noop_out_timeout, "noop_out_timeout"),
+        replacement_timeout: param(t.replacement_timeout, "replacement_timeout"),
+    };
+    let host = Host::new(&ctx.config.iscsiadm, &ctx.host_root, &ctx.config.corosync_cmapctl);
+    let window = WindowOverrides {
+        token: ctx.config.token_ms.map(|t| (t as i64, "parameter token_ms")),
+        consensus: None,
+    };
+    let state = ctx.store.load();
+    let paths = ctx.config.paths_for(&ctx.node_name(state.as_ref()));
+    timeout_window::for_paths(&host, &paths, &window, &over, ctx.deadline)
+}
+
+/// Logs every finding outside the window; under `enforce`, an error refuses the action.
+pub fn timeout_policy(ctx: &Ctx) -> Option<Outcome> {
+    if ctx.config.timeout_policy == TimeoutPolicy::Ignore {
+        return None;
+    }
+    let report = window_report(ctx);
+    log_findings(&report);
+    if ctx.config.timeout_policy == TimeoutPolicy::Enforce {
+        if let Some((_, f)) = report.first(Severity::Error) {
+            let short = f.message.split(':').next().unwrap_or(&f.message);
+            return Some(Outcome::with(
+                Status::ErrConfigured,
+                format!("iSCSI timers outside the Corosync window: {short}; see check-timeouts --recommend"),
+            ));
+        }
+    }
     None
+}
+
+pub fn log_findings(report: &Report) {
+    tracing::debug!(
+        "Corosync token {} ms ({}), consensus {} ms ({})",
+        report.window.token_ms.value,
+        report.window.token_ms.source,
+        report.window.consensus_ms.value,
+        report.window.consensus_ms.source
+    );
+    for p in &report.paths {
+        let t = &p.timers;
+        let figures = format!(
+            "[noop_out_interval {} s from {}, noop_out_timeout {} s from {}, replacement_timeout {} s from {}; token {} ms from {}]",
+            t.noop_out_interval.value,
+            t.noop_out_interval.source,
+            t.noop_out_timeout.value,
+            t.noop_out_timeout.source,
+            t.replacement_timeout.value,
+            t.replacement_timeout.source,
+            report.window.token_ms.value,
+            report.window.token_ms.source
+        );
+        for f in &p.findings {
+            match f.severity {
+                Severity::Error => {
+                    tracing::warn!("timeout window broken for {}: {} {figures}", p.label, f.message)
+                }
+                Severity::Warning => {
+                    tracing::warn!("timeout window warning for {}: {} {figures}", p.label, f.message)
+                }
+                Severity::Ok => tracing::debug!("{}: {}", p.label, f.message),
+            }
+        }
+    }
 }
 
 pub fn validate_all(ctx: &Ctx) -> Outcome {

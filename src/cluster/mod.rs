@@ -1,6 +1,7 @@
 //! What the cluster knows: Pacemaker's view via crm_mon (`crm_mon`), and the peers'
 //! states the monitor judges sessions by.
 
+pub mod corosync;
 pub mod crm_mon;
 
 use serde::Serialize;

@@ -183,6 +183,15 @@ impl<'a> Iscsiadm<'a> {
         Ok(parse_record(&out))
     }
 
+    /// Every node record: `-m node` lines `addr:port,tpgt iqn`. None found is an empty list.
+    pub fn records(&self, deadline: Deadline) -> Result<Vec<Discovered>, Error> {
+        match self.run("listing node records".to_string(), &["-m", "node"], deadline) {
+            Ok(out) => Ok(out.lines().filter_map(parse_discovered).collect()),
+            Err(e) if e.kind == ErrorKind::NothingFound => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
+    }
+
     pub fn new_record(&self, path: &Path, deadline: Deadline) -> Result<(), Error> {
         let a = NodeArgs::of(path);
         let mut args = Self::node_args(&a).to_vec();

@@ -3,4 +3,5 @@
 
 pub mod iscsiadm;
 pub mod sysfs;
+pub mod timers;
 pub mod udev;
