@@ -29,6 +29,13 @@ say "starting a single-node cluster (lab1, token 4000)"
 NODES=1 "$LABDIR/cluster-up.sh" >/dev/null
 "$LABDIR/install-agent.sh" "$AGENTBIN" >/dev/null
 in1() { "$LABDIR/lab-exec.sh" 1 "$@"; }
+# DEMO=1 (make demo) shows what an admin would look at, at each step.
+show() {
+    [ "${DEMO:-0}" = 1 ] || return 0
+    printf '\n    $ %s\n' "$*"
+    in1 "$@" 2>&1 | sed 's/^/    /' || true
+    echo
+}
 health() { in1 attrd_updater -Q -n '#health-iscsi-mirror' -N lab1 2>/dev/null | sed -n 's/.*value="\([^"]*\)".*/\1/p'; }
 
 describe=$(in1 pcs resource describe ocf:san:iscsi-mirror --full 2>&1 || true)
@@ -49,6 +56,9 @@ in1 pcs resource create mirror ocf:san:iscsi-mirror \
     op monitor interval=3s timeout=20s clone >/dev/null
 check "Pacemaker starts the clone on lab1" wait_until 30 started_on 1 mirror lab1
 check "one session, to storage-b only, LOGGED_IN" test "$(sessions_in LOGGED_IN)/$(session_count)" = "1/1"
+show crm_mon -1
+show "$AGENTBIN" status --node lab1
+show "$AGENTBIN" check-timeouts --host-root "$WORK/host" --iscsiadm "$WORK/host/bin/iscsiadm"
 check "the recurring monitor keeps it Started with no failure" bash -c "sleep 4; [ -z \"\$(crm_mon -1 --output-as=xml | xmllint --xpath '//failure' - 2>/dev/null)\" ]"
 
 say "cutting the storage link to storage-b: portal stops answering, the kernel fails the session"
@@ -60,6 +70,8 @@ check "crm_mon shows the monitor's degraded result with the agent's exit reason"
 say "crm_mon: $(crm_mon_on 1 | xmllint --xpath '//failure[starts-with(@op_key,"mirror_")]' - 2>/dev/null | head -1)"
 yellow() { [ "$(health)" = yellow ]; }
 check "the health attribute turns yellow" wait_until 10 yellow
+show crm_mon -1
+show "$AGENTBIN" status --node lab1
 check "a degraded leg does not stop the resource" started_on 1 mirror lab1
 failcount() { in1 crm_failcount --query -r mirror -N lab1 2>/dev/null | sed -n 's/.*value=\([0-9A-Za-z]*\).*/\1/p'; }
 check "and counts no failure (fail-count $(failcount))" test "$(failcount)" = 0
