@@ -89,3 +89,80 @@ finish() {
     say "$PASSED passed, $FAILED failed"
     [ "$FAILED" -eq 0 ]
 }
+
+# --- helpers for multi-node labs (crm/tests/pacemaker-two-node.sh) ---------------------
+# Every lab node has a private /run; its simulated open-iscsi host lives there, so one
+# clone's parameters (host_root, iscsiadm) name a different simulated kernel on each node.
+NODE_SIM=/run/iscsi-sim
+
+in_lab() { local n=$1; shift; "$LABDIR/lab-exec.sh" "$n" "$@"; } # N CMD... : inside lab node N
+sim_on() { local n=$1; shift; in_lab "$n" "$SIMBIN" --root "$NODE_SIM" "$@"; } # N ARGS...
+
+# sessions_on N [STATE [IQN]] : number of node N's simulated sessions (in STATE, to IQN)
+sessions_on() {
+    sim_on "$1" sessions | python3 -c '
+import json, sys
+want = sys.argv[1:]
+print(sum(1 for s in json.load(sys.stdin)
+          if (len(want) < 1 or want[0] in ("", s["state"])) and (len(want) < 2 or s["iqn"] == want[1])))' "${@:2}"
+}
+# sid_on N IQN : the SID of node N's (first) session to IQN
+sid_on() {
+    sim_on "$1" sessions | python3 -c '
+import json, sys
+print(next((s["sid"] for s in json.load(sys.stdin) if s["iqn"] == sys.argv[1]), ""))' "$2"
+}
+# invocations_on N ARG : how many of node N's iscsiadm invocations had ARG (e.g. --login)
+invocations_on() {
+    sim_on "$1" invocations | python3 -c '
+import json, sys
+print(sum(1 for i in json.load(sys.stdin) if sys.argv[1] in i["argv"]))' "$2"
+}
+
+# listen_in N ADDR PORT : a target portal's listener inside node N's network namespace
+# (reachability then goes over the lab bridge); stopped by stop_listeners / unlisten
+listen_in() {
+    local n=$1 pidfile="$WORK/listener-$2-$3.pid"
+    rm -f "$pidfile"
+    in_lab "$n" python3 "$TOP/ocf/portal-listener.py" "$2" "$3" "$pidfile" &
+    LISTENERS+=("$pidfile")
+    local i
+    for i in $(seq 1 50); do [ -s "$pidfile" ] && return 0; sleep 0.1; done
+    echo "listener on $2:$3 in lab$n did not start" >&2
+    return 1
+}
+
+# health_on N : node labN's #health-iscsi-mirror as its own attrd holds it (empty if unset)
+health_on() {
+    in_lab "$1" attrd_updater -Q -n '#health-iscsi-mirror' -N "lab$1" 2>/dev/null |
+        sed -n 's/.*value="\([^"]*\)".*/\1/p'
+}
+# failcount_on N RSC : RSC's fail-count on labN, as node N sees it
+failcount_on() {
+    in_lab "$1" crm_failcount --query -r "$2" -N "lab$1" 2>/dev/null | sed -n 's/.*value=\([0-9A-Za-z]*\).*/\1/p'
+}
+# node_online N NODE : NODE is online per node N's crm_mon ("true"/"false")
+node_online() {
+    crm_mon_on "$1" | xmllint --xpath "string(//nodes/node[@name='$2']/@online)" - 2>/dev/null
+}
+# last_op N RSC NODE : "operation:call-id" of RSC's last non-recurring operation on NODE in
+# node N's CIB (a restart shows as a new start with a new call-id)
+last_op() {
+    in_lab "$1" cibadmin -Q 2>/dev/null | xmllint --xpath \
+        "concat(//node_state[@uname='$3']//lrm_resource[@id='$2']/lrm_rsc_op[@id='$2_last_0']/@operation, ':', //node_state[@uname='$3']//lrm_resource[@id='$2']/lrm_rsc_op[@id='$2_last_0']/@call-id)" - 2>/dev/null
+}
+# failures_on N RSC : RSC's failure entries in node N's crm_mon, one per line
+#   node exitstatus exitcode op_key | exitreason
+failures_on() {
+    crm_mon_on "$1" | python3 -c '
+import sys, xml.etree.ElementTree as ET
+for f in ET.parse(sys.stdin).iter("failure"):
+    if f.get("op_key", "").startswith(sys.argv[1] + "_"):
+        print(f.get("node"), f.get("exitstatus"), f.get("exitcode"), f.get("op_key"), "|", f.get("exitreason", ""))' "$2"
+}
+# monitor_rc N RSC NODE INTERVAL_MS : rc-code of RSC's recurring monitor on NODE as recorded
+# in node N's CIB (Pacemaker records a recurring result when it changes)
+monitor_rc() {
+    in_lab "$1" cibadmin -Q 2>/dev/null | xmllint --xpath \
+        "string(//node_state[@uname='$3']//lrm_resource[@id='$2']/lrm_rsc_op[@id='$2_monitor_$4']/@rc-code)" - 2>/dev/null
+}
