@@ -603,3 +603,36 @@ fn timeout_policy_warn_starts_and_says_why_and_the_deep_monitor_rechecks() {
     );
     a.stop().expect(0);
 }
+
+#[test]
+fn repeated_reconnect_failures_back_off_across_monitor_runs() {
+    let portal = Portal::up("127.0.0.1");
+    let (_d, sim) = host_with_target(IQN_B, &[&portal]);
+    let mut a = single(&sim, &portal);
+    a.param("reconnect_jitter", "1");
+    a.start().expect(0);
+    drop_session(&sim, sim.sessions()[0].sid);
+    sim.set_fault(Fault::AuthFail(IQN_B.into())).unwrap();
+    let attempts: Vec<String> = (0..3)
+        .map(|_| {
+            let run = a.monitor();
+            run.expect(1);
+            run.stderr
+                .lines()
+                .find(|l| l.contains("reconnecting after a jitter"))
+                .unwrap_or("")
+                .to_string()
+        })
+        .collect();
+    assert!(attempts[0].contains("(attempt 1)"), "{attempts:?}");
+    assert!(attempts[1].contains("(attempt 2)"), "{attempts:?}");
+    assert!(attempts[2].contains("(attempt 3)"), "{attempts:?}");
+    // The state file carries the count across runs; a success resets it.
+    sim.clear_faults().unwrap();
+    a.monitor().expect(0);
+    drop_session(&sim, sim.sessions()[0].sid);
+    let run = a.monitor();
+    run.expect(0);
+    assert!(run.stderr.contains("(attempt 1)"), "{}", run.stderr);
+    a.stop().expect(0);
+}
