@@ -21,6 +21,7 @@ pub mod redact;
 pub mod state;
 pub mod target;
 pub mod timeout_window;
+pub mod zfs;
 
 use std::ffi::OsString;
 use std::panic;

@@ -14,6 +14,7 @@ use crate::iscsi::iscsiadm::Login;
 use crate::net;
 use crate::ocf::{self, Outcome, Status};
 use crate::state::{Backoff, InstanceState};
+use crate::zfs;
 
 /// Reconnect delays grow with each failed attempt, up to this factor of the jitter bound.
 const MAX_BACKOFF_FACTOR: u64 = 16;
@@ -64,7 +65,10 @@ pub fn monitor(ctx: &Ctx) -> Outcome {
         .iter()
         .all(|o| o.paths.iter().all(|p| p.state() == PathState::LoggedIn));
     if all_up && !legs.is_empty() {
-        deep_checks(ctx);
+        if let Some(degraded) = deep_checks(ctx, &obs) {
+            health::publish(ctx, state, health::Health::Yellow);
+            return degraded;
+        }
         health::publish(ctx, state, health::Health::Green);
         return Outcome::ok();
     }
@@ -148,10 +152,38 @@ pub fn monitor(ctx: &Ctx) -> Outcome {
 }
 
 /// OCF_CHECK_LEVEL 10: is the window still kept by the live sessions' timers?
-fn deep_checks(ctx: &Ctx) {
-    if ctx.env.check_level() >= 10 && ctx.config.timeout_policy != crate::config::TimeoutPolicy::Ignore {
+/// 20: are the pool's remote vdevs back ONLINE now that their sessions are?
+fn deep_checks(ctx: &Ctx, obs: &[LegObservation]) -> Option<Outcome> {
+    let level = ctx.env.check_level();
+    if level >= 10 && ctx.config.timeout_policy != crate::config::TimeoutPolicy::Ignore {
         let report = crate::agent::validate::window_report(ctx);
         crate::agent::validate::log_findings(&report);
+    }
+    let pool = ctx.config.pool.as_deref().filter(|_| level >= 20)?;
+    let sessions: Vec<&crate::iscsi::sysfs::Session> = obs
+        .iter()
+        .flat_map(|o| o.paths.iter().filter_map(|p| p.session.as_ref()))
+        .collect();
+    match zfs::read(pool, ctx.deadline.reserving(Duration::from_secs(1))) {
+        zfs::Reading::Status(status) => {
+            let stuck = zfs::stuck_remote_vdevs(&status, &sessions);
+            let first = stuck.first()?;
+            Some(ocf::degraded_for(
+                &ctx.env,
+                format!(
+                    "pool {pool}: remote vdev {} {} though its session is up; zpool online {pool} {}",
+                    first.name, first.state, first.name
+                ),
+            ))
+        }
+        zfs::Reading::NotImported => {
+            tracing::debug!("pool {pool} is not imported on this node");
+            None
+        }
+        zfs::Reading::Unknown(why) => {
+            tracing::warn!("deep monitor: cannot read pool {pool}: {why}");
+            None
+        }
     }
 }
 
