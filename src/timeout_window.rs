@@ -118,16 +118,15 @@ fn judge(label: String, window: &Window, timers: Timers) -> PathReport {
 }
 
 fn session_label(s: &Session) -> String {
-    let portal = s
-        .connections
-        .first()
-        .map(|c| Portal {
-            host: crate::target::Host::Name(c.persistent_address.clone()),
-            port: c.persistent_port,
-        })
-        .map(|p| format!("{}:{}", p.address(), p.port))
-        .unwrap_or_else(|| "?".into());
-    format!("session {} ({} via {portal})", s.sid, s.target)
+    match s.connections.first() {
+        Some(c) => format!(
+            "session {} ({} via {})",
+            s.sid,
+            s.target,
+            join(&c.persistent_address, c.persistent_port)
+        ),
+        None => format!("session {} ({})", s.sid, s.target),
+    }
 }
 
 /// This host as it is: every live session, every node record without one; with neither,

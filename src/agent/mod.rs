@@ -20,7 +20,7 @@ use crate::params;
 use crate::process;
 use crate::state::{InstanceState, Store};
 
-pub use paths::{observe, PathObservation};
+pub use paths::{leg_view, observe, PathObservation};
 
 pub const ACTIONS: &[&str] = &[
     "start",

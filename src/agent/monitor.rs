@@ -6,14 +6,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rand::Rng;
 
-use crate::agent::{health, observe, Ctx, PathObservation};
-use crate::cluster::crm_mon::{self, ClusterView};
+use crate::agent::{health, leg_view, observe, Ctx, PathObservation};
+use crate::cluster::crm_mon;
 use crate::config::Leg;
-use crate::decide::monitor::{self as table, LegView, PathState, PathView, Verdict};
+use crate::decide::monitor::{self as table, LegView, PathState, Verdict};
 use crate::iscsi::iscsiadm::Login;
 use crate::net;
 use crate::ocf::{self, Outcome, Status};
-use crate::state::{Backoff, InstanceState};
+use crate::state::InstanceState;
 use crate::zfs;
 
 /// Reconnect delays grow with each failed attempt, up to this factor of the jitter bound.
@@ -32,22 +32,6 @@ fn observe_legs<'a>(ctx: &Ctx, legs: &[&'a Leg]) -> Vec<LegObservation<'a>> {
             paths: observe(&leg.paths().collect::<Vec<_>>(), &sessions),
         })
         .collect()
-}
-
-fn view(obs: &LegObservation, cluster: &ClusterView) -> LegView {
-    LegView {
-        label: obs.leg.label(),
-        peer: cluster.peer_state(obs.leg.node.as_deref()),
-        paths: obs
-            .paths
-            .iter()
-            .map(|p| PathView {
-                label: format!("{} {}", p.path.portal, p.kernel_state()),
-                state: p.state(),
-                reachable: None,
-            })
-            .collect(),
-    }
 }
 
 pub fn monitor(ctx: &Ctx) -> Outcome {
@@ -120,7 +104,7 @@ pub fn monitor(ctx: &Ctx) -> Outcome {
     let mut state = state.unwrap_or_default();
     let mut verdicts = Vec::new();
     for o in &obs {
-        let mut leg = view(o, &cluster);
+        let mut leg = leg_view(o.leg, &o.paths, &cluster);
         for i in leg.needs_reachability() {
             leg.paths[i].reachable = Some(net::reachable(&o.paths[i].path.portal, net::REACH_TIMEOUT));
         }
@@ -286,7 +270,7 @@ fn reconnect(
             tracing::info!("{}: reconnected", refreshed[*i].path);
             state.backoff.remove(&key);
         } else {
-            let b = state.backoff.entry(key).or_insert_with(Backoff::default);
+            let b = state.backoff.entry(key).or_default();
             b.failures += 1;
             b.last_attempt_unix = now_unix();
         }

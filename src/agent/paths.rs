@@ -2,7 +2,9 @@
 
 use std::net::IpAddr;
 
-use crate::decide::monitor::PathState;
+use crate::cluster::crm_mon::ClusterView;
+use crate::config::Leg;
+use crate::decide::monitor::{LegView, PathState, PathView};
 use crate::iscsi::sysfs::{Session, SessionState};
 use crate::net;
 use crate::target::{Host, Path};
@@ -61,4 +63,21 @@ pub fn observe(paths: &[Path], sessions: &[Session]) -> Vec<PathObservation> {
             }
         })
         .collect()
+}
+
+/// A leg as the monitor table sees it: the cluster's view of its peer and each path's
+/// kernel state. Reachability is filled in later, only where the table needs it.
+pub fn leg_view(leg: &Leg, paths: &[PathObservation], cluster: &ClusterView) -> LegView {
+    LegView {
+        label: leg.label(),
+        peer: cluster.peer_state(leg.node.as_deref()),
+        paths: paths
+            .iter()
+            .map(|p| PathView {
+                label: format!("{} {}", p.path.portal, p.kernel_state()),
+                state: p.state(),
+                reachable: None,
+            })
+            .collect(),
+    }
 }

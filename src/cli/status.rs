@@ -9,11 +9,11 @@ use quick_xml::events::Event;
 use quick_xml::Reader;
 use serde::Serialize;
 
-use crate::agent::observe;
+use crate::agent::{leg_view, observe};
 use crate::cluster::crm_mon::{self, ClusterView};
 use crate::config::Config;
 use crate::deadline::Deadline;
-use crate::decide::monitor::{self as table, LegView, PathState, PathView, Verdict};
+use crate::decide::monitor::{self as table, PathState, Verdict};
 use crate::iscsi::sysfs::Sysfs;
 use crate::net;
 use crate::ocf::Env;
@@ -223,18 +223,7 @@ pub fn run(a: StatusArgs) -> i32 {
     let mut verdicts = Vec::new();
     for leg in config.legs_for(&node) {
         let obs = observe(&leg.paths().collect::<Vec<_>>(), &sessions);
-        let mut view = LegView {
-            label: leg.label(),
-            peer: cluster.peer_state(leg.node.as_deref()),
-            paths: obs
-                .iter()
-                .map(|o| PathView {
-                    label: format!("{} {}", o.path.portal, o.kernel_state()),
-                    state: o.state(),
-                    reachable: None,
-                })
-                .collect(),
-        };
+        let mut view = leg_view(leg, &obs, &cluster);
         for i in view.needs_reachability() {
             view.paths[i].reachable = Some(net::reachable(&obs[i].path.portal, net::REACH_TIMEOUT));
         }

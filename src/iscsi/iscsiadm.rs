@@ -150,7 +150,7 @@ impl<'a> Iscsiadm<'a> {
         }
     }
 
-    fn node_args<'p>(path: &'p NodeArgs) -> [&'p str; 6] {
+    fn node_args(path: &NodeArgs) -> [&str; 6] {
         [
             "-m",
             "node",
@@ -294,8 +294,7 @@ fn last_words(stderr: &str, stdout: &str) -> String {
             text.lines()
                 .map(str::trim)
                 .filter(|l| !l.is_empty())
-                .filter(|l| !noise(l))
-                .last()
+                .rfind(|l| !noise(l))
         })
         .unwrap_or("");
     line.trim_start_matches("iscsiadm: ").chars().take(200).collect()

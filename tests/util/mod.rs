@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+#[allow(unused_imports)]
 pub use iscsi_simhost::{Fault, SimHost};
 
 pub const AGENT: &str = env!("CARGO_BIN_EXE_iscsi-mirror");
