@@ -174,3 +174,34 @@ fn the_no_cluster_document_says_why() {
     let v = fixture("live-one-node-own-corosync-dead.xml");
     assert!(v.reason.unwrap().contains("Could not connect to the CIB"));
 }
+
+#[test]
+fn every_fixture_validates_against_pacemaker_s_own_schema() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/crm_mon");
+    let api = Path::new("/usr/share/pacemaker/api/api-result.rng");
+    let legacy = Path::new("/usr/share/pacemaker/crm_mon.rng");
+    assert!(api.exists() && legacy.exists(), "install pacemaker (its schemas)");
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("xml") {
+            continue;
+        }
+        let schema = if path.to_string_lossy().ends_with("-legacy.xml") {
+            legacy
+        } else {
+            api
+        };
+        let out = std::process::Command::new("xmllint")
+            .args(["--noout", "--relaxng"])
+            .arg(schema)
+            .arg(&path)
+            .output()
+            .expect("xmllint (libxml2-utils)");
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            path.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
