@@ -29,6 +29,9 @@ use std::panic;
 /// Runs the program and returns its exit code. A panic never reaches the user as a
 /// Rust backtrace and exit 101: it becomes an OCF generic error with an exit reason.
 pub fn entry(args: Vec<OsString>) -> i32 {
+    // Like any Unix tool: `iscsi-mirror meta-data | head` ends quietly, not with a panic.
+    // SAFETY: restoring the default disposition of one signal before any thread exists.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     panic::set_hook(Box::new(|info| {
         let prefix =
             std::env::var("OCF_EXIT_REASON_PREFIX").unwrap_or_else(|_| "ocf-exit-reason:".to_string());

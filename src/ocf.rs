@@ -62,9 +62,13 @@ pub struct Env {
 }
 
 impl Env {
+    /// Non-UTF-8 values are kept lossily (U+FFFD), so they fail validation instead of
+    /// panicking in `std::env::vars`.
     pub fn from_process() -> Self {
         Env {
-            vars: std::env::vars().collect(),
+            vars: std::env::vars_os()
+                .map(|(k, v)| (k.to_string_lossy().into_owned(), v.to_string_lossy().into_owned()))
+                .collect(),
         }
     }
 

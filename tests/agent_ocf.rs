@@ -636,3 +636,45 @@ fn repeated_reconnect_failures_back_off_across_monitor_runs() {
     assert!(run.stderr.contains("(attempt 1)"), "{}", run.stderr);
     a.stop().expect(0);
 }
+
+#[test]
+fn hostile_environment_values_never_panic() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let sim = SimHost::create(dir.path().join("h")).unwrap();
+    let a = Agent::new(&sim);
+    let bad = std::ffi::OsStr::from_bytes(b"10.0.0.1\xff\xfe");
+    for action in ["validate-all", "start", "monitor", "stop"] {
+        let out = std::process::Command::new(AGENT)
+            .arg(action)
+            .env_clear()
+            .env("OCF_ROOT", "/usr/lib/ocf")
+            .env("HA_RSCTMP", a.rsctmp())
+            .env("OCF_RESKEY_portal", bad)
+            .env("OCF_RESKEY_target", IQN_B)
+            .env("OCF_RESKEY_CRM_meta_timeout", "not-a-number")
+            .env("OCF_RA_VERSION_MAJOR", "x")
+            .output()
+            .unwrap();
+        let code = out.status.code().unwrap();
+        assert_ne!(
+            code,
+            101,
+            "{action} panicked: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let expected = if action == "stop" {
+            0
+        } else if action == "monitor" {
+            7
+        } else {
+            6
+        };
+        assert_eq!(
+            code,
+            expected,
+            "{action}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
