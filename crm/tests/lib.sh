@@ -121,15 +121,30 @@ print(sum(1 for i in json.load(sys.stdin) if sys.argv[1] in i["argv"]))' "$2"
 
 # listen_in N ADDR PORT : a target portal's listener inside node N's network namespace
 # (reachability then goes over the lab bridge); stopped by stop_listeners / unlisten
+# (node-restart.sh N kills everything in node N's mount namespace, its listener too)
 listen_in() {
-    local n=$1 pidfile="$WORK/listener-$2-$3.pid"
+    local n=$1 pidfile="$WORK/listener-$2-$3.pid" out="$WORK/listener-$2-$3.out"
     rm -f "$pidfile"
-    in_lab "$n" python3 "$TOP/ocf/portal-listener.py" "$2" "$3" "$pidfile" &
-    LISTENERS+=("$pidfile")
+    # its own output file, so that the listener never holds the caller's stdout (a pipe)
+    in_lab "$n" python3 "$TOP/ocf/portal-listener.py" "$2" "$3" "$pidfile" </dev/null >"$out" 2>&1 &
+    [[ " ${LISTENERS[*]} " == *" $pidfile "* ]] || LISTENERS+=("$pidfile")
     local i
     for i in $(seq 1 50); do [ -s "$pidfile" ] && return 0; sleep 0.1; done
-    echo "listener on $2:$3 in lab$n did not start" >&2
+    echo "listener on $2:$3 in lab$n did not start: $(cat "$out")" >&2
     return 1
+}
+
+# stop_listeners_wait : stop_listeners, then wait (up to 5 s) until they are gone, so that
+# a later sweep of the lab's processes (cluster-down.sh) finds none of them
+stop_listeners_wait() {
+    local p pids=()
+    for p in "${LISTENERS[@]}"; do [ -s "$p" ] && pids+=("$(cat "$p")"); done
+    stop_listeners
+    for p in "${pids[@]}"; do
+        local i
+        for i in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    done
+    return 0
 }
 
 # health_on N : node labN's #health-iscsi-mirror as its own attrd holds it (empty if unset)
@@ -165,4 +180,26 @@ for f in ET.parse(sys.stdin).iter("failure"):
 monitor_rc() {
     in_lab "$1" cibadmin -Q 2>/dev/null | xmllint --xpath \
         "string(//node_state[@uname='$3']//lrm_resource[@id='$2']/lrm_rsc_op[@id='$2_monitor_$4']/@rc-code)" - 2>/dev/null
+}
+
+# lab_scenario NAME : LAB (default /tmp/iscsi-mirror-lab), a fresh WORK dir /tmp/NAME.XXXXXX
+# and an EXIT trap that stops the listeners, takes the lab down and removes WORK
+lab_scenario() {
+    export LAB=${LAB:-/tmp/iscsi-mirror-lab}
+    WORK=$(mktemp -d "/tmp/$1.XXXXXX")
+    chmod 755 "$WORK"
+    trap lab_scenario_cleanup EXIT
+}
+lab_scenario_cleanup() {
+    stop_listeners_wait
+    "$LABDIR/cluster-down.sh" >/dev/null 2>&1 || true
+    rm -rf "$WORK"
+}
+
+# build_with_sim : the agent and the simulated host. (build() names `--bin iscsi-mirror`,
+# which keeps cargo from building the iscsi-simhost binary: on a fresh checkout it is
+# missing, and after a change to tests/simhost it is stale.)
+build_with_sim() {
+    (cd "$TOP" && cargo build --release --locked -q -p iscsi-mirror -p iscsi-simhost \
+        --bin iscsi-mirror --bin iscsi-simhost)
 }
