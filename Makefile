@@ -37,6 +37,7 @@ ocf-test:
 cluster-test:
 	bash crm/tests/pacemaker-single-node.sh
 	bash crm/tests/corosync-window.sh
+	bash crm/tests/pacemaker-two-node.sh
 
 check: deps
 	$(CARGO) fmt --all -- --check
@@ -49,3 +50,9 @@ demo: deps
 
 clean:
 	$(CARGO) clean
+
+# The agent on the real stack in a qemu VM (kernel iSCSI, LIO, ZFS, Pacemaker); see
+# tests/e2e/README.md. Needs root; builds its image once (cached under /var/cache).
+.PHONY: e2e
+e2e:
+	bash tests/e2e/run.sh

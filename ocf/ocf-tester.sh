@@ -12,7 +12,7 @@ TOP=$(cd "$HERE/.." && pwd)
 cd "$TOP"
 
 command -v ocf-tester >/dev/null || { echo "ocf-tester not found: apt-get install resource-agents" >&2; exit 1; }
-cargo build --release --locked -q --bin iscsi-mirror -p iscsi-mirror -p iscsi-simhost
+cargo build --release --locked -q -p iscsi-mirror -p iscsi-simhost --bin iscsi-mirror --bin iscsi-simhost
 
 WORK=$(mktemp -d /tmp/iscsi-mirror-ocf-tester.XXXXXX)
 chmod 755 "$WORK"   # ocf-tester runs meta-data as nobody

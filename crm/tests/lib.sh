@@ -28,8 +28,10 @@ wait_until() {
     "$@" >/dev/null 2>&1
 }
 
+# build : the agent and the simulated host (both binaries, release).
 build() {
-    (cd "$TOP" && cargo build --release --locked -q --bin iscsi-mirror -p iscsi-mirror -p iscsi-simhost)
+    (cd "$TOP" && cargo build --release --locked -q -p iscsi-mirror -p iscsi-simhost \
+        --bin iscsi-mirror --bin iscsi-simhost)
 }
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -196,10 +198,3 @@ lab_scenario_cleanup() {
     rm -rf "$WORK"
 }
 
-# build_with_sim : the agent and the simulated host. (build() names `--bin iscsi-mirror`,
-# which keeps cargo from building the iscsi-simhost binary: on a fresh checkout it is
-# missing, and after a change to tests/simhost it is stale.)
-build_with_sim() {
-    (cd "$TOP" && cargo build --release --locked -q -p iscsi-mirror -p iscsi-simhost \
-        --bin iscsi-mirror --bin iscsi-simhost)
-}

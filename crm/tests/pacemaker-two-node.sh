@@ -10,7 +10,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 lab_scenario iscsi-mirror-pcmk2
 T0=$SECONDS
-build_with_sim
+build
 say "built ($((SECONDS - T0)) s)"
 IQN1=iqn.2025-01.lab.home:lab1
 IQN2=iqn.2025-01.lab.home:lab2

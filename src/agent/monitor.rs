@@ -39,7 +39,17 @@ pub fn monitor(ctx: &Ctx) -> Outcome {
         Ok(l) => l,
         Err(e) => return Outcome::with(Status::ErrGeneric, e),
     };
-    let state = ctx.store.load();
+    let mut state = ctx.store.load();
+    if ctx.env.is_probe() {
+        // A probe follows a (re)join: the attribute manager may have dropped what we
+        // published before, so the next result is published afresh.
+        if let Some(s) = state.as_mut().filter(|s| s.health.is_some()) {
+            s.health = None;
+            if let Err(e) = ctx.store.save(s) {
+                tracing::warn!("could not reset the published health: {e}");
+            }
+        }
+    }
     let started = state.as_ref().is_some_and(|s| s.started);
     let node = ctx.node_name(state.as_ref());
     let legs = ctx.config.legs_for(&node);

@@ -36,6 +36,8 @@ pub fn start(ctx: &Ctx) -> Outcome {
     }
     let mut state = previous.unwrap_or_default();
     state.started = true;
+    // Publish afresh after a start: the attribute may have been cleared meanwhile.
+    state.health = None;
     state.node = node.clone();
     for p in &paths {
         let key = format!("{} {}", p.target, p.portal);
