@@ -17,6 +17,9 @@ use crate::deadline::Deadline;
 pub struct Backoff {
     pub failures: u32,
     pub last_attempt_unix: u64,
+    /// Since when the kernel has been reconnecting this path while its portal answered.
+    #[serde(default)]
+    pub recovering_since_unix: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]

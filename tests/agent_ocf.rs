@@ -678,3 +678,32 @@ fn hostile_environment_values_never_panic() {
         );
     }
 }
+
+#[test]
+fn a_failed_session_to_an_answering_peer_gets_the_kernel_s_grace_then_a_restart() {
+    let portal = Portal::up("127.0.0.1");
+    let (_d, sim) = host_with_target(IQN_B, &[&portal]);
+    let a = single(&sim, &portal);
+    a.start().expect(0);
+    let sid = sim.sessions()[0].sid;
+    sim.set_session_state(sid, "FAILED").unwrap();
+    // iscsid is reconnecting by itself: degraded, no login over the existing session.
+    let logins = count_invocations(&sim, "--login");
+    a.monitor()
+        .expect(190)
+        .reason_mentions(&["kernel still reconnecting", &portal.spec()]);
+    assert_eq!(count_invocations(&sim, "--login"), logins);
+    // Half a minute later it still has not: a restart is the remedy.
+    let state_file = a.rsctmp().join("iscsi-mirror/mirror.state");
+    let mut state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state_file).unwrap()).unwrap();
+    for b in state["backoff"].as_object_mut().unwrap().values_mut() {
+        b["recovering_since_unix"] = serde_json::json!(b["recovering_since_unix"].as_u64().unwrap() - 31);
+    }
+    std::fs::write(&state_file, state.to_string()).unwrap();
+    a.monitor()
+        .expect(1)
+        .reason_mentions(&["still not logged in", "restart needed"]);
+    a.stop().expect(0);
+    assert!(sim.sessions().is_empty());
+}

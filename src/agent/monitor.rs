@@ -274,18 +274,29 @@ fn reconnect(
         after.paths[i].state = p.state();
         after.paths[i].label = format!("{} {}", p.path.portal, p.kernel_state());
     }
+    let now = now_unix();
+    let mut recovering_for = Vec::new();
     for (i, _) in &attempted {
         let key = format!("{} {}", refreshed[*i].path.target, refreshed[*i].path.portal);
-        if refreshed[*i].state() == PathState::LoggedIn {
-            tracing::info!("{}: reconnected", refreshed[*i].path);
-            state.backoff.remove(&key);
-        } else {
-            let b = state.backoff.entry(key).or_default();
-            b.failures += 1;
-            b.last_attempt_unix = now_unix();
+        match refreshed[*i].state() {
+            PathState::LoggedIn => {
+                tracing::info!("{}: reconnected", refreshed[*i].path);
+                state.backoff.remove(&key);
+            }
+            other => {
+                let b = state.backoff.entry(key).or_default();
+                b.failures += 1;
+                b.last_attempt_unix = now;
+                if other == PathState::Recovering {
+                    let since = *b.recovering_since_unix.get_or_insert(now);
+                    recovering_for.push((*i, Duration::from_secs(now.saturating_sub(since))));
+                } else {
+                    b.recovering_since_unix = None;
+                }
+            }
         }
     }
-    table::judge_after_reconnect(&after, &attempted)
+    table::judge_after_reconnect(&after, &attempted, &recovering_for)
 }
 
 /// status: the monitor's verdict without repairs, with a line for people.

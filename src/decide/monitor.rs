@@ -1,5 +1,7 @@
 //! The monitor table of PRODUCT.md: a leg's sessions judged by what the cluster knows.
 
+use std::time::Duration;
+
 use crate::cluster::PeerState;
 
 /// One path's kernel state, plus reachability when it was worth checking.
@@ -118,27 +120,61 @@ pub fn judge(leg: &LegView, started: bool) -> Verdict {
     ))
 }
 
-/// After a reconnect attempt: up again is healthy, anything else calls for a restart.
-pub fn judge_after_reconnect(leg: &LegView, attempted: &[(usize, Option<String>)]) -> Verdict {
-    let still_down: Vec<String> = attempted
+/// How long the kernel may keep reconnecting a FAILED session to a peer that is up and
+/// answers before a restart is called for. iscsid retries on its own; on a real kernel a
+/// session came back 1.4-2.5 s after the link did (failure-timeline.txt).
+pub const KERNEL_RECOVERY_GRACE: Duration = Duration::from_secs(30);
+
+/// After a reconnect attempt: up again is healthy; a session the kernel is still
+/// recovering within the grace is degraded; anything else calls for a restart.
+/// `attempted`: the paths tried, with why a login failed; `recovering_for`: how long each
+/// still-recovering path has been down while its portal answered.
+pub fn judge_after_reconnect(
+    leg: &LegView,
+    attempted: &[(usize, Option<String>)],
+    recovering_for: &[(usize, Duration)],
+) -> Verdict {
+    let down = |i: usize| leg.paths.get(i).is_some_and(|p| p.state != PathState::LoggedIn);
+    let within_grace = |i: usize| {
+        leg.paths.get(i).is_some_and(|p| p.state == PathState::Recovering)
+            && recovering_for
+                .iter()
+                .any(|(j, d)| *j == i && *d < KERNEL_RECOVERY_GRACE)
+    };
+    let failed: Vec<String> = attempted
         .iter()
-        .filter(|(i, _)| leg.paths.get(*i).is_some_and(|p| p.state != PathState::LoggedIn))
+        .filter(|(i, why)| down(*i) && (why.is_some() || !within_grace(*i)))
         .map(|(i, why)| match why {
             Some(w) => w.clone(),
             None => format!("{} still not logged in", leg.paths[*i].label),
         })
         .collect();
-    if still_down.is_empty() {
+    let waiting: Vec<String> = attempted
+        .iter()
+        .filter(|(i, why)| down(*i) && why.is_none() && within_grace(*i))
+        .map(|(i, _)| {
+            let secs = recovering_for
+                .iter()
+                .find(|(j, _)| j == i)
+                .map(|(_, d)| d.as_secs())
+                .unwrap_or(0);
+            format!("{} for {secs} s", leg.paths[*i].label)
+        })
+        .collect();
+    if failed.is_empty() && waiting.is_empty() {
         return judge(leg, true);
     }
-    if leg.paths.iter().any(|p| p.state == PathState::LoggedIn) {
+    if failed.is_empty() {
         return Verdict::Degraded(format!(
-            "{}: reconnect failed: {}",
+            "{}: kernel still reconnecting {}",
             leg.label,
-            still_down.join("; ")
+            waiting.join(", ")
         ));
     }
-    Verdict::Failed(format!("{}; restart needed", still_down.join("; ")))
+    if leg.paths.iter().any(|p| p.state == PathState::LoggedIn) || !waiting.is_empty() {
+        return Verdict::Degraded(format!("{}: reconnect failed: {}", leg.label, failed.join("; ")));
+    }
+    Verdict::Failed(format!("{}; restart needed", failed.join("; ")))
 }
 
 /// The resource's result: the worst leg wins; not running only if no leg runs.
@@ -271,9 +307,9 @@ mod tests {
     #[test]
     fn after_reconnect_success_is_healthy_and_failure_asks_for_a_restart() {
         let up = leg(PeerState::Online, &[(LoggedIn, Some(true))]);
-        assert_eq!(judge_after_reconnect(&up, &[(0, None)]), Verdict::Healthy);
+        assert_eq!(judge_after_reconnect(&up, &[(0, None)], &[]), Verdict::Healthy);
         let down = leg(PeerState::Online, &[(Missing, Some(true))]);
-        match judge_after_reconnect(&down, &[(0, Some("login refused".into()))]) {
+        match judge_after_reconnect(&down, &[(0, Some("login refused".into()))], &[]) {
             Verdict::Failed(r) => assert!(r.contains("login refused") && r.contains("restart"), "{r}"),
             v => panic!("{v:?}"),
         }
@@ -295,5 +331,20 @@ mod tests {
             overall(&[Verdict::Healthy, Verdict::NotRunning]),
             Verdict::Degraded(_)
         ));
+    }
+
+    #[test]
+    fn a_failed_session_gets_the_kernel_s_grace_before_a_restart() {
+        let l = leg(PeerState::Online, &[(Recovering, Some(true))]);
+        let early = judge_after_reconnect(&l, &[(0, None)], &[(0, Duration::from_secs(3))]);
+        match early {
+            Verdict::Degraded(r) => assert!(
+                r.contains("kernel still reconnecting") && r.contains("3 s"),
+                "{r}"
+            ),
+            v => panic!("{v:?}"),
+        }
+        let late = judge_after_reconnect(&l, &[(0, None)], &[(0, KERNEL_RECOVERY_GRACE)]);
+        assert!(matches!(late, Verdict::Failed(_)), "{late:?}");
     }
 }
