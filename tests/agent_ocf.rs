@@ -707,3 +707,35 @@ fn a_failed_session_to_an_answering_peer_gets_the_kernel_s_grace_then_a_restart(
     a.stop().expect(0);
     assert!(sim.sessions().is_empty());
 }
+
+#[test]
+fn a_healthy_monitor_runs_no_program_and_a_degraded_one_asks_the_cluster() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut portal = Portal::up("127.0.0.1");
+    let (dir, sim) = host_with_target(IQN_B, &[&portal]);
+    // A crm_mon double that only records that it ran.
+    let marker = dir.path().join("crm_mon-ran");
+    let double = dir.path().join("crm_mon");
+    std::fs::write(
+        &double,
+        format!("#!/bin/sh\necho \"$@\" >> {}\nexit 102\n", marker.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&double, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut a = single(&sim, &portal);
+    a.param("crm_mon", double.to_str().unwrap());
+    a.start().expect(0);
+    let calls = sim.invocations().len();
+    for _ in 0..3 {
+        a.monitor().expect(0);
+    }
+    assert_eq!(sim.invocations().len(), calls, "a healthy monitor ran iscsiadm");
+    assert!(!marker.exists(), "a healthy monitor ran crm_mon");
+    portal.cut();
+    sim.set_session_state(sim.sessions()[0].sid, "FAILED").unwrap();
+    a.monitor().expect(190);
+    assert!(std::fs::read_to_string(&marker)
+        .unwrap()
+        .contains("--output-as=xml"));
+    a.stop().expect(0);
+}
