@@ -102,8 +102,8 @@ pub fn read(pool: &str, deadline: Deadline) -> Reading {
         },
         Ok(out) if out.stderr.contains("no such pool") => Reading::NotImported,
         Ok(out) => Reading::Unknown(format!(
-            "zpool status {pool} exited {:?}: {}",
-            out.code,
+            "zpool status {pool} exited {}: {}",
+            out.code.unwrap_or(-1),
             out.stderr.trim()
         )),
         Err(RunError::NotFound(_)) => Reading::Unknown("zpool not installed".into()),

@@ -739,3 +739,30 @@ fn a_healthy_monitor_runs_no_program_and_a_degraded_one_asks_the_cluster() {
         .contains("--output-as=xml"));
     a.stop().expect(0);
 }
+
+#[test]
+fn discovery_keeps_only_the_record_this_resource_manages() {
+    let portal = Portal::up("127.0.0.1");
+    let (_d, sim) = host_with_target(IQN_B, &[&portal]);
+    let other = "iqn.2025-01.lab.home:other-disk";
+    let admins = "iqn.2025-01.lab.home:admins-disk";
+    sim.add_target(other, &[&portal.spec()], 1).unwrap();
+    sim.add_target(admins, &[&portal.spec()], 1).unwrap();
+    // A record the admin made before: not ours to remove.
+    let out = sim
+        .run(&["-m", "node", "-T", admins, "-p", &portal.spec(), "-o", "new"])
+        .unwrap();
+    assert!(out.status.success());
+    let a = single(&sim, &portal);
+    a.start().expect(0);
+    assert!(sim.node_record(IQN_B, &portal.spec()).is_some());
+    assert!(
+        sim.node_record(other, &portal.spec()).is_none(),
+        "discovery's stray record stays"
+    );
+    assert!(
+        sim.node_record(admins, &portal.spec()).is_some(),
+        "the admin's record was removed"
+    );
+    a.stop().expect(0);
+}

@@ -46,7 +46,11 @@ pub fn publish(ctx: &Ctx, state: Option<InstanceState>, health: Health) {
         budget,
     ) {
         Ok(o) if o.success() => tracing::info!("mirror health on {node}: {}", health.as_str()),
-        Ok(o) => tracing::warn!("attrd_updater exited {:?}: {}", o.code, o.stderr.trim()),
+        Ok(o) => tracing::warn!(
+            "attrd_updater exited {}: {}",
+            o.code.map_or("on a signal".to_string(), |c| c.to_string()),
+            o.stderr.trim()
+        ),
         Err(e) => tracing::warn!("attrd_updater: {e}"),
     }
     // Recorded even when publishing failed, so a healthy monitor never retries in a loop.

@@ -5,7 +5,7 @@ use std::time::Duration;
 use crate::agent::{observe, Ctx};
 use crate::config::Discovery;
 use crate::decide::monitor::PathState;
-use crate::iscsi::iscsiadm::{Error, ErrorKind, Login};
+use crate::iscsi::iscsiadm::{Discovered, Error, ErrorKind, Login};
 use crate::iscsi::udev;
 use crate::net;
 use crate::ocf::{Outcome, Status};
@@ -147,9 +147,11 @@ fn create_record(ctx: &Ctx, path: &Path) -> Result<(), Error> {
     let adm = ctx.iscsiadm();
     let call = ctx.deadline.capped(CALL_CAP);
     if ctx.config.discovery == Discovery::SendTargets {
+        let before = adm.records(call).unwrap_or_default();
         match adm.discover(&path.portal, call) {
             Ok(found) if found.iter().any(|d| d.is(&path.target, &path.portal)) => {
                 tracing::info!("discovered {path}");
+                remove_strays(ctx, path, &before, &found);
                 return Ok(());
             }
             Ok(found) => {
@@ -185,6 +187,29 @@ fn create_record(ctx: &Ctx, path: &Path) -> Result<(), Error> {
         }
     }
     adm.new_record(path, ctx.deadline.capped(CALL_CAP))
+}
+
+/// SendTargets writes a record for every target the portal lists. Records that discovery
+/// just created for targets this resource does not manage are removed, so that no other
+/// session can appear from them (and `check-timeouts` judges only what is in use). Records
+/// that existed before are the admin's and stay.
+fn remove_strays(ctx: &Ctx, ours: &Path, before: &[Discovered], found: &[Discovered]) {
+    let adm = ctx.iscsiadm();
+    for d in found.iter().filter(|d| !d.is(&ours.target, &ours.portal)) {
+        if before
+            .iter()
+            .any(|b| b.target == d.target && b.address == d.address && b.port == d.port)
+        {
+            continue;
+        }
+        let Some(stray) = d.path() else { continue };
+        match adm.delete_record(&stray, ctx.deadline.capped(CALL_CAP)) {
+            Ok(()) => {
+                tracing::info!("removed the node record discovery created for {stray} (not managed here)")
+            }
+            Err(e) => tracing::warn!("{}", e.detailed()),
+        }
+    }
 }
 
 /// Which failures are worth failing start for: those a retry elsewhere or later might fix,

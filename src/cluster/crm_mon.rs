@@ -100,8 +100,9 @@ impl ClusterView {
 
     pub fn peer_state(&self, name: Option<&str>) -> PeerState {
         match (self.known, name) {
-            (true, Some(n)) => self.node(n).map(Node::peer_state).unwrap_or(PeerState::Unknown),
-            _ => PeerState::Unknown,
+            (true, Some(n)) => self.node(n).map(Node::peer_state).unwrap_or(PeerState::NotMember),
+            (true, None) => PeerState::NotMember,
+            (false, _) => PeerState::Unknown,
         }
     }
 }
@@ -352,7 +353,12 @@ mod tests {
         assert_eq!(v.quorate, Some(true));
         assert_eq!(v.peer_state(Some("storage-b")), PeerState::Unclean);
         assert_eq!(v.peer_state(Some("storage-a")), PeerState::Online);
-        assert_eq!(v.peer_state(Some("storage-c")), PeerState::Unknown);
+        assert_eq!(v.peer_state(Some("storage-c")), PeerState::NotMember);
+        assert_eq!(v.peer_state(None), PeerState::NotMember);
+        assert_eq!(
+            ClusterView::unknown("x").peer_state(Some("storage-b")),
+            PeerState::Unknown
+        );
         assert_eq!(v.resources[0].clone.as_deref(), Some("mirror-clone"));
         assert_eq!(v.resources[0].nodes, vec!["storage-a".to_string()]);
         assert_eq!(v.failures[0].exitreason, "login failed");

@@ -12,6 +12,9 @@ use serde::Serialize;
 pub enum PeerState {
     /// No cluster information (crm_mon absent, failing, or without nodes).
     Unknown,
+    /// The cluster answered, but the peer is not one of its nodes (or no node is named:
+    /// portal/target without peer_node). Judged like Unknown: by reachability.
+    NotMember,
     Online,
     /// Online but in maintenance: Pacemaker leaves its resources alone, the target may run.
     Maintenance,
@@ -39,6 +42,7 @@ impl PeerState {
     pub fn describe(self) -> &'static str {
         match self {
             PeerState::Unknown => "unknown",
+            PeerState::NotMember => "not a cluster node",
             PeerState::Online => "online",
             PeerState::Maintenance => "online (maintenance)",
             PeerState::Offline => "offline",

@@ -111,6 +111,7 @@ pub fn judge(leg: &LegView, started: bool) -> Verdict {
     }
     let cluster = match leg.peer {
         PeerState::Unknown => "cluster state unknown".to_string(),
+        PeerState::NotMember => "peer not a cluster node".to_string(),
         other => format!("peer {}", other.describe()),
     };
     Verdict::Degraded(format!(
@@ -275,7 +276,12 @@ mod tests {
 
     #[test]
     fn row_down_peer_online_unreachable_is_degraded_network() {
-        for peer in [PeerState::Online, PeerState::Maintenance, PeerState::Unknown] {
+        for peer in [
+            PeerState::Online,
+            PeerState::Maintenance,
+            PeerState::Unknown,
+            PeerState::NotMember,
+        ] {
             let l = leg(peer, &[(Recovering, Some(false)), (Missing, Some(false))]);
             match judge(&l, true) {
                 Verdict::Degraded(r) => {

@@ -204,6 +204,18 @@ impl<'a> Iscsiadm<'a> {
         .map(drop)
     }
 
+    pub fn delete_record(&self, path: &Path, deadline: Deadline) -> Result<(), Error> {
+        let a = NodeArgs::of(path);
+        let mut args = Self::node_args(&a).to_vec();
+        args.extend(["-o", "delete"]);
+        self.run(
+            format!("deleting the node record of {}", path.portal),
+            &args,
+            deadline,
+        )
+        .map(drop)
+    }
+
     pub fn update(&self, path: &Path, key: &str, value: &str, deadline: Deadline) -> Result<(), Error> {
         let a = NodeArgs::of(path);
         let mut args = Self::node_args(&a).to_vec();
@@ -327,6 +339,19 @@ fn parse_discovered(line: &str) -> Option<Discovered> {
 impl Discovered {
     pub fn is(&self, target: &Iqn, portal: &Portal) -> bool {
         self.target == target.as_str() && portal.matches(&self.address, self.port)
+    }
+
+    /// The path this record stands for, when its names parse.
+    pub fn path(&self) -> Option<Path> {
+        let portal = if self.address.contains(':') {
+            format!("[{}]:{}", self.address, self.port)
+        } else {
+            format!("{}:{}", self.address, self.port)
+        };
+        Some(Path {
+            target: Iqn::parse(&self.target).ok()?,
+            portal: Portal::parse(&portal).ok()?,
+        })
     }
 }
 

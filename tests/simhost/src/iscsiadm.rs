@@ -735,7 +735,11 @@ fn session_tree(run: &mut Run, level: i32, ses: &[Session], show: bool) {
             "\t\tIface Initiatorname: {}",
             empty_or(&s.initiatorname)
         ));
-        if s.local_address.is_empty() {
+        if s.conn_state != "up" {
+            // The host's ipaddress attribute reads ENOTCONN once the connection failed,
+            // and iscsiadm falls back to "[default]" (recorded in the VM, link down).
+            run.info("\t\tIface IPaddress: [default]");
+        } else if s.local_address.is_empty() {
             run.info("\t\tIface IPaddress: <empty>");
         } else {
             run.info(&format!("\t\tIface IPaddress: {}", bracket(&s.local_address)));

@@ -339,7 +339,6 @@ fn agent_written_record_and_session() {
 }
 
 #[test]
-#[ignore = "stand-in differs from the VM recording: `iscsiadm -m session -P 1` of a FREE session (link down) prints `Iface IPaddress: [default]` in the VM (the host's ipaddress attribute is unreadable, ENOTCONN); the stand-in prints `Iface IPaddress: 127.0.0.1`"]
 fn session_listing_while_the_link_is_down() {
     // recorded after replacement_timeout: kernel session FREE, iscsid REOPEN
     let lab = vm_lab();
