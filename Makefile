@@ -1,7 +1,8 @@
 # iscsi-mirror: build, install, test.
 #
 #   make demo      set up this machine and show the agent at work in a real Pacemaker cluster
-#   make check     set up this machine and run every test (what CI runs)
+#   make check     set up this machine and run every test (what CI runs), the VM included
+#   make check-fast the same without the VM (make e2e)
 #   make install   install the agent as ocf:san:iscsi-mirror under $(DESTDIR)
 
 PREFIX    ?= /usr
@@ -10,7 +11,7 @@ SBIN_DIR  := $(DESTDIR)$(PREFIX)/sbin
 CARGO     ?= cargo
 RELEASE   := target/release/iscsi-mirror
 
-.PHONY: all build install install-agent deps check unit ocf-test cluster-test demo clean
+.PHONY: all build install install-agent deps check check-fast unit ocf-test cluster-test demo clean
 
 all: build
 
@@ -39,7 +40,10 @@ cluster-test:
 	bash crm/tests/corosync-window.sh
 	bash crm/tests/pacemaker-two-node.sh
 
-check: deps
+check: check-fast
+	$(MAKE) e2e
+
+check-fast: deps
 	$(CARGO) fmt --all -- --check
 	$(MAKE) unit
 	$(MAKE) ocf-test
@@ -54,5 +58,5 @@ clean:
 # The agent on the real stack in a qemu VM (kernel iSCSI, LIO, ZFS, Pacemaker); see
 # tests/e2e/README.md. Needs root; builds its image once (cached under /var/cache).
 .PHONY: e2e
-e2e:
+e2e: build
 	bash tests/e2e/run.sh
