@@ -1383,6 +1383,9 @@ fn create_session(run: &mut Run, rec: &NodeRecord, local: std::net::SocketAddr) 
         max_xmit_dlength: target.max_xmit_dlength,
         creator: run.world.iscsid_pid,
         first_host: run.world.first_host,
+        first_sg: run.world.first_sg,
+        vendor: &target.vendor,
+        model: &target.scsi_model(),
     };
     match sysfs::create_session(&run.root, &ns) {
         Ok(_) => 0,

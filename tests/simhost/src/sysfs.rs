@@ -47,6 +47,11 @@ pub fn init_layout(root: &Path) -> io::Result<()> {
         "sys/class/iscsi_host",
         "sys/class/scsi_host",
         "sys/class/iscsi_transport/tcp",
+        "sys/class/scsi_device",
+        "sys/class/scsi_disk",
+        "sys/class/scsi_generic",
+        "sys/class/bsg",
+        "sys/class/block",
         "sys/devices/platform",
         "sys/block",
         "sys/module/scsi_transport_iscsi",
@@ -105,11 +110,60 @@ pub fn disk_name(mut n: usize) -> String {
     format!("sd{}", String::from_utf8_lossy(&s))
 }
 
-fn next_disk(root: &Path, taken: &[String]) -> String {
+/// The smallest free sd index and its name.
+fn next_disk(root: &Path, taken: &[String]) -> (usize, String) {
     (0..)
-        .map(disk_name)
-        .find(|d| !root.join("dev").join(d).exists() && !taken.contains(d))
-        .unwrap_or_else(|| "sdzz".into())
+        .map(|i| (i, disk_name(i)))
+        .find(|(_, d)| !root.join("dev").join(d).exists() && !taken.contains(d))
+        .unwrap_or_else(|| (701, "sdzz".into()))
+}
+
+/// The `dev` (MAJ:MIN) of sd disk `index`, as drivers/scsi/sd.c (sd_probe) numbers them:
+/// 16 minors a disk; majors 8, 65-71, 128-135 by bits 4-7 of the index (sda = 8:0,
+/// sdb = 8:16, sdq = 65:0).
+pub fn sd_dev(index: usize) -> String {
+    let major = match (index & 0xf0) >> 4 {
+        0 => 8,
+        i @ 1..=7 => 64 + i,
+        i => 128 + i - 8,
+    };
+    let minor = ((index & 0xf) << 4) | (index & 0xfff00);
+    format!("{major}:{minor}")
+}
+
+/// sg (SCSI generic, major 21) indexes: the smallest free one from `first`.
+fn next_sg(root: &Path, first: u32, taken: &[u32]) -> u32 {
+    (first..)
+        .find(|n| {
+            !taken.contains(n)
+                && fs::symlink_metadata(root.join(format!("sys/class/scsi_generic/sg{n}"))).is_err()
+        })
+        .unwrap_or(first)
+}
+
+/// An INQUIRY text field as sysfs shows it (`%.Ns`): padded with spaces to `width`.
+fn inquiry_field(v: &str, width: usize) -> String {
+    let v: String = v.chars().take(width).collect();
+    format!("{v:<width$}")
+}
+
+/// The class devices the kernel hangs under a SCSI device `H:0:0:L`, each with its
+/// `/sys/class/<class>/<name>` link. Teardown removes the links of whatever is there.
+const LUN_CLASSES: &[&str] = &["block", "bsg", "scsi_device", "scsi_disk", "scsi_generic"];
+
+/// One class device under a LUN dir: `<ld>/<class>/<name>` with its `device` link back to
+/// the LUN and `/sys/class/<class>/<name>` pointing at it.
+fn class_dev(root: &Path, ld: &Path, rel: &str, class: &str, name: &str) -> io::Result<PathBuf> {
+    let d = ld.join(class).join(name);
+    fs::create_dir_all(&d)?;
+    fs::write(d.join("uevent"), "")?;
+    let lun = ld.file_name().unwrap_or_default().to_string_lossy();
+    link(&format!("../../../{lun}"), &d.join("device"))?;
+    link(
+        &format!("../../{rel}/{class}/{name}"),
+        &root.join("sys/class").join(class).join(name),
+    )?;
+    Ok(d)
 }
 
 fn next_host(root: &Path, first: u32) -> u32 {
@@ -149,6 +203,10 @@ pub struct NewSession<'a> {
     pub max_xmit_dlength: u32,
     pub creator: i32,
     pub first_host: u32,
+    pub first_sg: u32,
+    /// INQUIRY vendor and model of the target's disks.
+    pub vendor: &'a str,
+    pub model: &'a str,
 }
 
 /// Creates a LOGGED_IN session with its connection, host, disks and udev links; returns
@@ -284,29 +342,45 @@ pub fn create_session(root: &Path, ns: &NewSession) -> io::Result<u32> {
         &root.join(format!("sys/class/iscsi_connection/connection{sid}:0")),
     )?;
 
-    // disks and udev links
+    // SCSI devices, disks and udev links. Every LUN is a SCSI device with bsg,
+    // scsi_device and scsi_generic (sgN); a disk also has scsi_disk and block/sdX
+    // (sysfs-session-logged-in.txt). tgt's LUN 0 is a RAID controller: no sd binds to it.
     let mut taken = Vec::new();
+    let mut sgs = Vec::new();
     let first_disk_lun = u32::from(ns.controller_lun0);
-    if ns.controller_lun0 {
-        let ld = lun_dir(root, host, sid, 0);
+    for lun in 0..first_disk_lun + ns.luns {
+        let controller = lun < first_disk_lun;
+        let ld = lun_dir(root, host, sid, lun);
+        let rel = format!("devices/platform/host{host}/session{sid}/target{host}:0:0/{host}:0:0:{lun}");
+        let hctl = format!("{host}:0:0:{lun}");
         fs::create_dir_all(&ld)?;
         write_attr(&ld, "state", "running")?;
         write_attr(&ld, "timeout", "30")?;
-    }
-    for lun in first_disk_lun..first_disk_lun + ns.luns {
-        let disk = next_disk(root, &taken);
+        let (vendor, model) = if controller {
+            ("IET", "Controller")
+        } else {
+            (ns.vendor, ns.model)
+        };
+        write_attr(&ld, "vendor", &inquiry_field(vendor, 8))?;
+        write_attr(&ld, "model", &inquiry_field(model, 16))?;
+        class_dev(root, &ld, &rel, "bsg", &hctl)?;
+        class_dev(root, &ld, &rel, "scsi_device", &hctl)?;
+        let sg = next_sg(root, ns.first_sg, &sgs);
+        sgs.push(sg);
+        let g = class_dev(root, &ld, &rel, "scsi_generic", &format!("sg{sg}"))?;
+        write_attr(&g, "dev", &format!("21:{sg}"))?;
+        if controller {
+            continue;
+        }
+        class_dev(root, &ld, &rel, "scsi_disk", &hctl)?;
+        let (index, disk) = next_disk(root, &taken);
         taken.push(disk.clone());
-        let ld = lun_dir(root, host, sid, lun);
-        let bd = ld.join("block").join(&disk);
-        fs::create_dir_all(&bd)?;
-        write_attr(&ld, "state", "running")?;
-        write_attr(&ld, "timeout", "30")?;
+        let bd = class_dev(root, &ld, &rel, "block", &disk)?;
         write_attr(&bd, "size", "524288")?;
-        link(&format!("../../../{host}:0:0:{lun}"), &bd.join("device"))?;
+        write_attr(&bd, "ro", "0")?;
+        write_attr(&bd, "dev", &sd_dev(index))?;
         link(
-            &format!(
-                "../devices/platform/host{host}/session{sid}/target{host}:0:0/{host}:0:0:{lun}/block/{disk}"
-            ),
+            &format!("../{rel}/block/{disk}"),
             &root.join("sys/block").join(&disk),
         )?;
         fs::create_dir_all(root.join("dev"))?;
@@ -551,6 +625,12 @@ pub fn remove_session(root: &Path, sid: u32) -> io::Result<()> {
             &s.iqn,
             d.lun,
         )));
+        let ld = lun_dir(root, s.host, sid, d.lun);
+        for class in LUN_CLASSES {
+            for e in fs::read_dir(ld.join(class)).into_iter().flatten().flatten() {
+                let _ = fs::remove_file(root.join("sys/class").join(class).join(e.file_name()));
+            }
+        }
     }
     let _ = fs::remove_file(root.join(format!("sys/class/iscsi_session/session{sid}")));
     let _ = fs::remove_file(root.join(format!("sys/class/iscsi_connection/connection{sid}:0")));
@@ -570,6 +650,27 @@ mod tests {
         assert_eq!(disk_name(26), "sdaa");
         assert_eq!(disk_name(27), "sdab");
         assert_eq!(disk_name(52), "sdba");
+    }
+
+    #[test]
+    fn sd_numbers_follow_the_kernel() {
+        assert_eq!(sd_dev(0), "8:0");
+        assert_eq!(sd_dev(1), "8:16");
+        assert_eq!(sd_dev(15), "8:240");
+        assert_eq!(sd_dev(16), "65:0");
+        assert_eq!(sd_dev(127), "71:240");
+        assert_eq!(sd_dev(128), "128:0");
+        assert_eq!(sd_dev(256), "8:256");
+    }
+
+    #[test]
+    fn inquiry_fields_are_space_padded() {
+        assert_eq!(inquiry_field("LIO-ORG", 8), "LIO-ORG ");
+        assert_eq!(inquiry_field("disk1", 16), "disk1           ");
+        assert_eq!(
+            inquiry_field("a-very-long-backstore-name", 16),
+            "a-very-long-back"
+        );
     }
 
     #[test]

@@ -43,6 +43,14 @@ pub struct Target {
     /// (LIO 262144, tgt 8192).
     #[serde(default = "default_xmit")]
     pub max_xmit_dlength: u32,
+    /// The SCSI vendor its disks report (INQUIRY, sysfs `vendor`): LIO "LIO-ORG", tgt "IET".
+    #[serde(default = "default_vendor")]
+    pub vendor: String,
+    /// The SCSI model its disks report (sysfs `model`). LIO: the backstore's name (the VM's
+    /// `/backstores/fileio create name=disk1` gave "disk1"); empty: taken from the IQN as
+    /// [`Target::lio`] does. tgt: "VIRTUAL-DISK" (host-probe.txt).
+    #[serde(default)]
+    pub model: String,
 }
 
 impl Target {
@@ -56,6 +64,8 @@ impl Target {
             tpgt: 1,
             controller_lun0: false,
             max_xmit_dlength: default_xmit(),
+            vendor: default_vendor(),
+            model: lio_model(iqn),
         }
     }
 
@@ -64,9 +74,32 @@ impl Target {
         Target {
             controller_lun0: true,
             max_xmit_dlength: 8192,
+            vendor: "IET".into(),
+            model: "VIRTUAL-DISK".into(),
             ..Target::lio(iqn, portals, luns)
         }
     }
+
+    /// The model its disks report: `model`, or when that is empty the LIO default.
+    pub fn scsi_model(&self) -> String {
+        if self.model.is_empty() {
+            lio_model(&self.iqn)
+        } else {
+            self.model.clone()
+        }
+    }
+}
+
+/// LIO's model for a backstore named as the lab names them: the IQN's last component
+/// ("iqn.2025-01.lab.e2e:peer.disk1" -> "disk1"), at most 16 characters (the INQUIRY field).
+pub fn lio_model(iqn: &str) -> String {
+    let tail = iqn.rsplit(':').next().unwrap_or(iqn);
+    let name = tail.rsplit('.').next().unwrap_or(tail);
+    name.chars().take(16).collect()
+}
+
+fn default_vendor() -> String {
+    "LIO-ORG".into()
 }
 
 fn default_xmit() -> u32 {
@@ -112,6 +145,10 @@ pub struct World {
     /// the recorded VM had host0/host1 for ATA, so its first iSCSI host was host2).
     #[serde(default = "default_first_host")]
     pub first_host: u32,
+    /// The first sg (SCSI generic) index iSCSI devices get: the VM had one local SCSI
+    /// device (sg0), so its first iSCSI disk was sg1.
+    #[serde(default = "default_first_sg")]
+    pub first_sg: u32,
 }
 
 fn default_initiator() -> String {
@@ -126,6 +163,9 @@ fn default_creator() -> i32 {
 fn default_first_host() -> u32 {
     2
 }
+fn default_first_sg() -> u32 {
+    1
+}
 
 impl Default for World {
     fn default() -> Self {
@@ -136,6 +176,7 @@ impl Default for World {
             unreachable_delay_ms: default_delay(),
             iscsid_pid: default_creator(),
             first_host: default_first_host(),
+            first_sg: default_first_sg(),
         }
     }
 }

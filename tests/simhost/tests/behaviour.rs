@@ -90,6 +90,78 @@ fn login_creates_kernel_and_udev_state_and_logout_removes_it() {
     assert_eq!(s.devices[0].disk.as_deref(), Some("sda"));
 }
 
+/// The entries of /sys/class/<class> in the sim root, sorted.
+fn class_entries(lab: &Lab, class: &str) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(lab.root().join("sys/class").join(class))
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// Logs out of IQN at `portal` and checks that no SCSI class link is left behind.
+fn logout_leaves_no_scsi_class_links(lab: &Lab, portal: &str) {
+    let (_, err, rc) = lab.run(&["-m", "node", "-T", IQN, "-p", portal, "--logout"]);
+    assert_eq!(rc, 0, "{err}");
+    for class in ["block", "bsg", "scsi_device", "scsi_disk", "scsi_generic"] {
+        assert!(class_entries(lab, class).is_empty(), "{class} after logout");
+    }
+}
+
+#[test]
+fn scsi_class_links_come_with_the_disks_and_go_at_logout() {
+    let (lab, portal) = lab_with_record("127.0.0.1", 2);
+    assert_eq!(login(&lab, &portal).2, 0);
+    let want = [
+        ("block", vec!["sda", "sdb"]),
+        ("bsg", vec!["2:0:0:0", "2:0:0:1"]),
+        ("scsi_device", vec!["2:0:0:0", "2:0:0:1"]),
+        ("scsi_disk", vec!["2:0:0:0", "2:0:0:1"]),
+        ("scsi_generic", vec!["sg1", "sg2"]),
+    ];
+    for (class, names) in &want {
+        assert_eq!(class_entries(&lab, class), *names, "{class}");
+        for n in names {
+            assert!(
+                std::fs::metadata(lab.root().join("sys/class").join(class).join(n)).is_ok(),
+                "/sys/class/{class}/{n} resolves"
+            );
+        }
+    }
+    let rd = |p: &str| std::fs::read_to_string(lab.root().join(p)).unwrap();
+    assert_eq!(rd("sys/class/block/sdb/dev"), "8:16\n");
+    assert_eq!(rd("sys/class/scsi_generic/sg2/dev"), "21:2\n");
+    logout_leaves_no_scsi_class_links(&lab, &portal);
+}
+
+#[test]
+fn tgt_targets_report_iet_and_a_controller_at_lun_0() {
+    let lab = Lab::new();
+    let portal = listen("127.0.0.1");
+    lab.host
+        .put_target(iscsi_simhost::Target::tgt(IQN, &[&portal], 1))
+        .unwrap();
+    lab.ok(&["-m", "node", "-o", "new", "-T", IQN, "-p", &portal]);
+    assert_eq!(login(&lab, &portal).2, 0);
+    let t = lab.root().join("sys/devices/platform/host2/session1/target2:0:0");
+    let rd = |p: &str| std::fs::read_to_string(t.join(p)).unwrap();
+    // lsscsi on a tgt initiator: "IET      Controller       0001" / "IET      VIRTUAL-DISK"
+    assert_eq!(rd("2:0:0:0/vendor"), "IET     \n");
+    assert_eq!(rd("2:0:0:0/model"), "Controller      \n");
+    assert_eq!(rd("2:0:0:1/vendor"), "IET     \n");
+    assert_eq!(rd("2:0:0:1/model"), "VIRTUAL-DISK    \n");
+    // the controller has an sg but no sd
+    assert!(!t.join("2:0:0:0/block").exists() && !t.join("2:0:0:0/scsi_disk").exists());
+    assert_eq!(class_entries(&lab, "scsi_generic"), ["sg1", "sg2"]);
+    assert_eq!(class_entries(&lab, "scsi_disk"), ["2:0:0:1"]);
+    assert_eq!(rd("2:0:0:1/block/sda/dev"), "8:0\n");
+    logout_leaves_no_scsi_class_links(&lab, &portal);
+}
+
 #[test]
 fn portal_matching_is_exact() {
     let lab = Lab::new();
