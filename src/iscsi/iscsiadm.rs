@@ -150,15 +150,12 @@ impl<'a> Iscsiadm<'a> {
         }
     }
 
-    fn node_args(path: &NodeArgs) -> [&str; 6] {
-        [
-            "-m",
-            "node",
-            "-T",
-            path.target.as_str(),
-            "-p",
-            path.portal.as_str(),
-        ]
+    /// `iscsiadm -m node -T TARGET -p PORTAL <op...>`: always one exact record.
+    fn node(&self, path: &Path, op: &[&str], operation: String, deadline: Deadline) -> Result<String, Error> {
+        let portal = path.portal.to_iscsiadm();
+        let mut args = vec!["-m", "node", "-T", path.target.as_str(), "-p", portal.as_str()];
+        args.extend_from_slice(op);
+        self.run(operation, &args, deadline)
     }
 
     /// Whether open-iscsi has a node record for exactly this target and portal.
@@ -172,15 +169,8 @@ impl<'a> Iscsiadm<'a> {
 
     /// The node record's settings; secret values are dropped.
     pub fn record(&self, path: &Path, deadline: Deadline) -> Result<BTreeMap<String, String>, Error> {
-        let a = NodeArgs::of(path);
-        let mut args = Self::node_args(&a).to_vec();
-        args.extend(["-o", "show"]);
-        let out = self.run(
-            format!("reading the node record of {}", path.portal),
-            &args,
-            deadline,
-        )?;
-        Ok(parse_record(&out))
+        let what = format!("reading the node record of {}", path.portal);
+        Ok(parse_record(&self.node(path, &["-o", "show"], what, deadline)?))
     }
 
     /// Every node record: `-m node` lines `addr:port,tpgt iqn`. None found is an empty list.
@@ -193,34 +183,18 @@ impl<'a> Iscsiadm<'a> {
     }
 
     pub fn new_record(&self, path: &Path, deadline: Deadline) -> Result<(), Error> {
-        let a = NodeArgs::of(path);
-        let mut args = Self::node_args(&a).to_vec();
-        args.extend(["-o", "new"]);
-        self.run(
-            format!("creating a node record for {}", path.portal),
-            &args,
-            deadline,
-        )
-        .map(drop)
+        let what = format!("creating a node record for {}", path.portal);
+        self.node(path, &["-o", "new"], what, deadline).map(drop)
     }
 
     pub fn delete_record(&self, path: &Path, deadline: Deadline) -> Result<(), Error> {
-        let a = NodeArgs::of(path);
-        let mut args = Self::node_args(&a).to_vec();
-        args.extend(["-o", "delete"]);
-        self.run(
-            format!("deleting the node record of {}", path.portal),
-            &args,
-            deadline,
-        )
-        .map(drop)
+        let what = format!("deleting the node record of {}", path.portal);
+        self.node(path, &["-o", "delete"], what, deadline).map(drop)
     }
 
     pub fn update(&self, path: &Path, key: &str, value: &str, deadline: Deadline) -> Result<(), Error> {
-        let a = NodeArgs::of(path);
-        let mut args = Self::node_args(&a).to_vec();
-        args.extend(["-o", "update", "-n", key, "-v", value]);
-        self.run(format!("setting {key} for {}", path.portal), &args, deadline)
+        let what = format!("setting {key} for {}", path.portal);
+        self.node(path, &["-o", "update", "-n", key, "-v", value], what, deadline)
             .map(drop)
     }
 
@@ -236,10 +210,7 @@ impl<'a> Iscsiadm<'a> {
     }
 
     pub fn login(&self, path: &Path, deadline: Deadline) -> Result<Login, Error> {
-        let a = NodeArgs::of(path);
-        let mut args = Self::node_args(&a).to_vec();
-        args.push("--login");
-        match self.run(format!("login to {}", path.portal), &args, deadline) {
+        match self.node(path, &["--login"], format!("login to {}", path.portal), deadline) {
             Ok(_) => Ok(Login::LoggedIn),
             Err(e) if e.kind == ErrorKind::SessionExists => Ok(Login::AlreadyLoggedIn),
             Err(e) => Err(e),
@@ -247,10 +218,12 @@ impl<'a> Iscsiadm<'a> {
     }
 
     pub fn logout(&self, path: &Path, deadline: Deadline) -> Result<Logout, Error> {
-        let a = NodeArgs::of(path);
-        let mut args = Self::node_args(&a).to_vec();
-        args.push("--logout");
-        match self.run(format!("logout from {}", path.portal), &args, deadline) {
+        match self.node(
+            path,
+            &["--logout"],
+            format!("logout from {}", path.portal),
+            deadline,
+        ) {
             Ok(_) => Ok(Logout::LoggedOut),
             Err(e) if e.kind == ErrorKind::NothingFound => Ok(Logout::NotLoggedIn),
             Err(e) => Err(e),
@@ -270,20 +243,6 @@ impl<'a> Iscsiadm<'a> {
                 Ok(Logout::NotLoggedIn)
             }
             Err(e) => Err(e),
-        }
-    }
-}
-
-struct NodeArgs {
-    target: String,
-    portal: String,
-}
-
-impl NodeArgs {
-    fn of(path: &Path) -> NodeArgs {
-        NodeArgs {
-            target: path.target.as_str().to_string(),
-            portal: path.portal.to_iscsiadm(),
         }
     }
 }
