@@ -235,8 +235,9 @@ monitor (OCF_CHECK_LEVEL 20) and by status.",
             Kind::String,
             Some("/"),
             "Root of the kernel interfaces (testing only)",
-            "Directory under which sys/class/iscsi_session, sys/class/iscsi_connection and \
-dev/disk/by-path are read. Leave at / on real hosts; tests point it at a simulated host.",
+            "Directory under which sys/class/iscsi_session, sys/class/iscsi_connection, \
+dev/disk/by-path, etc/iscsi/iscsid.conf and etc/corosync/corosync.conf are read. Leave at / on \
+real hosts; tests point it at a simulated host.",
         )
     },
 ];
