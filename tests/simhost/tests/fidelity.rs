@@ -289,13 +289,7 @@ fn static_record_without_iscsid_matches_the_recording() {
 
 /// The dump's format: `printf '  %-28s = %s\n' name "$(cat f | tr '\n' ' ')"`.
 fn dumpdir(dir: &std::path::Path, label: &str, mask: &[&str]) -> String {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().map(|t| t.is_file()).unwrap_or(false))
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
+    let names = attr_names(dir);
     let mut s = format!("--- {label}\n");
     for n in names {
         let v = std::fs::read_to_string(dir.join(&n)).unwrap().replace('\n', " ");

@@ -384,18 +384,6 @@ fn mask_per_boot(l: &str) -> String {
     l.to_string()
 }
 
-/// The names of the regular files in a sysfs dir, sorted (as the shell's glob sorts them).
-fn attr_names(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().map(|t| t.is_file()).unwrap_or(false))
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
-
 /// The stand-in's attribute files of a sysfs dir in the dump's format: `printf '  %-28s =
 /// %s\n' name "$(cat f 2>&1 | tr '\n' ' ')"`.
 fn dump_attrs(dir: &Path) -> Vec<String> {

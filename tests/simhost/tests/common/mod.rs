@@ -278,3 +278,16 @@ pub fn strip_rc(text: &str) -> (String, i32) {
     s.push('\n');
     (s, rc)
 }
+
+/// The names of the regular files in a sysfs dir, sorted (as the shell's glob sorts them).
+#[allow(dead_code)]
+pub fn attr_names(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().map(|t| t.is_file()).unwrap_or(false))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
