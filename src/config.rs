@@ -8,7 +8,8 @@ use std::path::PathBuf;
 
 use crate::ocf::{Env, Outcome, Status};
 use crate::params::{self, Kind};
-use crate::target::{printable, Iqn, Path, Portal};
+use crate::target::{Iqn, Path, Portal};
+use crate::text::printable;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -21,7 +22,51 @@ pub enum Mode {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Discovery {
     SendTargets,
+    /// iSNS: the portal parameter names the iSNS server (as with ocf:heartbeat:iscsi).
+    Isns,
     Static,
+}
+
+impl Discovery {
+    /// iscsiadm's `-t` value.
+    pub fn as_iscsiadm(self) -> Option<&'static str> {
+        match self {
+            Discovery::SendTargets => Some("sendtargets"),
+            Discovery::Isns => Some("isns"),
+            Discovery::Static => None,
+        }
+    }
+}
+
+/// Whether this node may run the resource's legs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Membership {
+    Member,
+    /// Peers mode: the node is not one of the entries (so every entry would look like
+    /// "another node", its own target included).
+    NotListed {
+        node: String,
+        listed: Vec<String>,
+    },
+    /// Single-target mode: the node is the target's own peer_node.
+    IsPeerNode {
+        node: String,
+    },
+}
+
+impl Membership {
+    pub fn reason(&self) -> Option<String> {
+        match self {
+            Membership::Member => None,
+            Membership::NotListed { node, listed } => Some(format!(
+                "this node is '{node}' but peers lists {}: name every storage node by its cluster name (crm_node -n)",
+                listed.join(", ")
+            )),
+            Membership::IsPeerNode { node } => Some(format!(
+                "this node '{node}' is the peer_node that serves the target: it would log in to itself"
+            )),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,7 +130,10 @@ pub struct Config {
     pub token_ms: Option<u64>,
     pub reconnect_jitter_ms: u64,
     pub pool: Option<String>,
+    /// Bring returned remote vdevs back (`zpool online`); only meaningful with a pool.
+    pub auto_online: bool,
     pub crm_mon: String,
+    pub zpool: String,
     pub corosync_cmapctl: String,
     pub host_root: PathBuf,
 }
@@ -162,10 +210,11 @@ impl Config {
 
         let discovery = match get(params::DISCOVERY_TYPE).unwrap_or("sendtargets") {
             "sendtargets" | "st" => Discovery::SendTargets,
+            "isns" => Discovery::Isns,
             "static" => Discovery::Static,
             other => {
                 return Err(invalid(format!(
-                    "discovery_type '{}' is not supported: use sendtargets or static",
+                    "discovery_type '{}' is not supported: use sendtargets (st), isns or static",
                     printable(other)
                 )))
             }
@@ -211,8 +260,13 @@ impl Config {
             timeout_policy,
             token_ms: integer(env, params::TOKEN_MS, 1, 600_000)?.map(|v| v as u64),
             reconnect_jitter_ms: integer(env, params::RECONNECT_JITTER, 0, 600_000)?.unwrap_or(0) as u64,
+            auto_online: match env.param(params::AUTO_ONLINE) {
+                Some(_) => boolean(env, params::AUTO_ONLINE)?,
+                None => pool.is_some(),
+            },
             pool,
             crm_mon: program(env, params::CRM_MON)?,
+            zpool: program(env, params::ZPOOL)?,
             corosync_cmapctl: program(env, params::COROSYNC_CMAPCTL)?,
             host_root: PathBuf::from(path_param(env, params::HOST_ROOT)?),
         })
@@ -223,8 +277,30 @@ impl Config {
         &self.legs
     }
 
-    /// The legs this node logs in to: every entry not served by this node.
+    pub fn membership(&self, this_node: &str) -> Membership {
+        let same = |n: &String| n.eq_ignore_ascii_case(this_node);
+        match self.mode {
+            Mode::Peers if !self.legs.iter().any(|l| l.node.as_ref().is_some_and(same)) => {
+                Membership::NotListed {
+                    node: this_node.to_string(),
+                    listed: self.legs.iter().filter_map(|l| l.node.clone()).collect(),
+                }
+            }
+            Mode::Single if self.legs.iter().any(|l| l.node.as_ref().is_some_and(same)) => {
+                Membership::IsPeerNode {
+                    node: this_node.to_string(),
+                }
+            }
+            _ => Membership::Member,
+        }
+    }
+
+    /// The legs this node logs in to: every entry not served by this node. None at all
+    /// for a node that is not a member: it must never log in to its own target.
     pub fn legs_for(&self, this_node: &str) -> Vec<&Leg> {
+        if self.membership(this_node) != Membership::Member {
+            return Vec::new();
+        }
         self.legs
             .iter()
             .filter(|leg| match (self.mode, &leg.node) {
@@ -240,6 +316,35 @@ impl Config {
             .flat_map(|l| l.paths().collect::<Vec<_>>())
             .collect()
     }
+}
+
+/// Every path the parameters name, as far as they parse, whatever else is wrong with the
+/// configuration: for stop, which must find what this resource logged in to.
+pub fn paths_leniently(env: &Env) -> Vec<Path> {
+    let mut out = Vec::new();
+    if let (Some(portal), Some(target)) = (env.param(params::PORTAL), env.param(params::TARGET)) {
+        if let (Ok(portal), Ok(target)) = (Portal::parse(portal), Iqn::parse(target)) {
+            out.push(Path { target, portal });
+        }
+    }
+    for entry in env.param(params::PEERS).unwrap_or("").split_whitespace() {
+        let Some((_, rest)) = entry.split_once('=') else {
+            continue;
+        };
+        let Some((iqn, portals)) = rest.split_once('@') else {
+            continue;
+        };
+        let Ok(target) = Iqn::parse(iqn) else { continue };
+        for p in portals.split(',') {
+            if let Ok(portal) = Portal::parse(p) {
+                out.push(Path {
+                    target: target.clone(),
+                    portal,
+                });
+            }
+        }
+    }
+    out
 }
 
 fn parse_node_name(name: &str, param: &str) -> Result<String, ConfigError> {
@@ -401,7 +506,31 @@ mod tests {
         assert_eq!(legs[0].node.as_deref(), Some("storage-b"));
         assert_eq!(legs[0].portals.len(), 2);
         assert_eq!(c.paths_for("storage-b").len(), 1);
-        assert_eq!(c.paths_for("elsewhere").len(), 3);
+        // A node that is not listed gets no legs at all, never its own target.
+        assert_eq!(c.paths_for("elsewhere").len(), 0);
+        let why = c.membership("storage-a.lab.home").reason().unwrap();
+        assert!(
+            why.contains("storage-a.lab.home") && why.contains("storage-a, storage-b"),
+            "{why}"
+        );
+        assert_eq!(c.membership("STORAGE-B"), Membership::Member);
+    }
+
+    #[test]
+    fn the_peer_node_itself_is_not_a_member() {
+        let c = Config::from_env(&env(&[
+            ("portal", "10.10.10.2"),
+            ("target", "iqn.2025-01.lab.home:storage-b"),
+            ("peer_node", "storage-b"),
+        ]))
+        .unwrap();
+        assert!(c.paths_for("storage-b").is_empty());
+        assert!(c
+            .membership("storage-b")
+            .reason()
+            .unwrap()
+            .contains("log in to itself"));
+        assert_eq!(c.paths_for("storage-a").len(), 1);
     }
 
     #[test]
@@ -459,7 +588,7 @@ mod tests {
             &[
                 ("portal", "10.0.0.1"),
                 ("target", "iqn.2025-01.x:y"),
-                ("discovery_type", "isns"),
+                ("discovery_type", "slp"),
             ],
             &[
                 ("portal", "10.0.0.1"),

@@ -12,14 +12,16 @@ impl Deadline {
     pub fn for_action(timeout: Duration) -> Deadline {
         let margin = (timeout / 10).clamp(Duration::from_millis(500), Duration::from_secs(5));
         let usable = timeout.saturating_sub(margin).max(Duration::from_millis(200));
-        Deadline {
-            end: Instant::now() + usable,
-        }
+        Deadline::after(usable)
     }
 
+    /// `d` from now; an absurd `d` is a far deadline, never an overflow.
     pub fn after(d: Duration) -> Deadline {
+        let now = Instant::now();
         Deadline {
-            end: Instant::now() + d,
+            end: now
+                .checked_add(d)
+                .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365)),
         }
     }
 
@@ -34,7 +36,7 @@ impl Deadline {
     /// The earlier of this deadline and `d` from now.
     pub fn capped(&self, d: Duration) -> Deadline {
         Deadline {
-            end: self.end.min(Instant::now() + d),
+            end: self.end.min(Deadline::after(d).end),
         }
     }
 

@@ -1,9 +1,13 @@
 //! iscsi-mirror: one node's iSCSI legs of a two-node ZFS mirror, managed for Pacemaker.
 //!
-//! I/O lives at the edges, one module per outside tool or kernel interface
-//! (`iscsi::iscsiadm`, `iscsi::sysfs`, `iscsi::udev`, `cluster::crm_mon`, `net`, `state`);
-//! the decisions (`decide`) are pure functions over plain data.
+//! Every action has one shape: `observe` the node once into plain data (a `Snapshot`),
+//! judge it with the pure functions of `decide`, carry out the repairs through `act`,
+//! and encode the verdict (`ocf` for Pacemaker, `report` for people and tools).
+//! Each outside tool or kernel interface has one owning module (`tools` lists them all:
+//! `iscsi::{iscsiadm, sysfs, udev}`, `cluster::{crm_mon, corosync, cib, attrd, crm_node}`,
+//! `zfs::zpool`, `net`, `state`); nothing else talks to it.
 
+pub mod act;
 pub mod agent;
 pub mod cli;
 pub mod cluster;
@@ -14,13 +18,16 @@ pub mod iscsi;
 pub mod logging;
 pub mod metadata;
 pub mod net;
+pub mod observe;
 pub mod ocf;
 pub mod params;
 pub mod process;
 pub mod redact;
+pub mod report;
 pub mod state;
 pub mod target;
-pub mod timeout_window;
+pub mod text;
+pub mod tools;
 pub mod zfs;
 
 use std::ffi::OsString;
@@ -48,10 +55,9 @@ pub fn entry(args: Vec<OsString>) -> i32 {
 }
 
 fn dispatch(args: &[OsString]) -> i32 {
-    let first = args.get(1).and_then(|a| a.to_str()).unwrap_or("");
-    if cli::is_cli_invocation(first) {
+    if cli::is_cli_invocation(args) {
         cli::run(args)
     } else {
-        agent::run(first)
+        agent::run(args.get(1).and_then(|a| a.to_str()).unwrap_or(""))
     }
 }

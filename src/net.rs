@@ -5,16 +5,18 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
+use crate::deadline::Deadline;
 use crate::target::{Host, Portal};
 
 /// About the time the product's monitor table allows for one reachability check.
 pub const REACH_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// Resolves the portal's host; a name lookup runs in a thread so a hung resolver cannot
-/// hold the action past `timeout`.
-pub fn resolve(portal: &Portal, timeout: Duration) -> Vec<SocketAddr> {
+/// Resolves the portal's host within the deadline; a name lookup runs in a thread so a
+/// hung resolver cannot hold the action (the thread is abandoned, not waited for).
+pub fn resolve(portal: &Portal, deadline: Deadline) -> Vec<SocketAddr> {
     match &portal.host {
         Host::Ip(ip) => vec![SocketAddr::new(*ip, portal.port)],
+        Host::Name(_) if deadline.expired() => Vec::new(),
         Host::Name(name) => {
             let (tx, rx) = mpsc::channel();
             let query = (name.clone(), portal.port);
@@ -22,20 +24,23 @@ pub fn resolve(portal: &Portal, timeout: Duration) -> Vec<SocketAddr> {
                 let found: Vec<SocketAddr> = query.to_socket_addrs().map(|a| a.collect()).unwrap_or_default();
                 let _ = tx.send(found);
             });
-            rx.recv_timeout(timeout).unwrap_or_default()
+            rx.recv_timeout(deadline.remaining()).unwrap_or_default()
         }
     }
 }
 
 /// The addresses a portal stands for, for matching against what the kernel reports.
-pub fn addresses(portal: &Portal, timeout: Duration) -> Vec<IpAddr> {
-    resolve(portal, timeout).into_iter().map(|a| a.ip()).collect()
+pub fn addresses(portal: &Portal, deadline: Deadline) -> Vec<IpAddr> {
+    let mut a: Vec<IpAddr> = resolve(portal, deadline).into_iter().map(|a| a.ip()).collect();
+    a.dedup();
+    a
 }
 
-pub fn reachable(portal: &Portal, timeout: Duration) -> bool {
-    let started = std::time::Instant::now();
-    resolve(portal, timeout).into_iter().any(|addr| {
-        let left = timeout.saturating_sub(started.elapsed());
+/// Whether a TCP connection to the portal opens before the deadline. No time left, no
+/// attempt: the answer is then "no".
+pub fn reachable(portal: &Portal, deadline: Deadline) -> bool {
+    resolve(portal, deadline).into_iter().any(|addr| {
+        let left = deadline.remaining();
         !left.is_zero() && TcpStream::connect_timeout(&addr, left).is_ok()
     })
 }
@@ -50,8 +55,10 @@ mod tests {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = l.local_addr().unwrap().port();
         let p = Portal::parse(&format!("127.0.0.1:{port}")).unwrap();
-        assert!(reachable(&p, REACH_TIMEOUT));
+        assert!(reachable(&p, Deadline::after(REACH_TIMEOUT)));
+        // A spent deadline tries nothing.
+        assert!(!reachable(&p, Deadline::after(Duration::ZERO)));
         drop(l);
-        assert!(!reachable(&p, REACH_TIMEOUT));
+        assert!(!reachable(&p, Deadline::after(REACH_TIMEOUT)));
     }
 }

@@ -96,12 +96,20 @@ impl Env {
         self.get("OCF_RESOURCE_INSTANCE").unwrap_or("iscsi-mirror")
     }
 
-    /// The action timeout Pacemaker gave us (`OCF_RESKEY_CRM_meta_timeout`, milliseconds).
-    pub fn action_timeout(&self) -> Option<Duration> {
-        self.param("CRM_meta_timeout")
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .filter(|ms| *ms > 0)
-            .map(Duration::from_millis)
+    /// The action timeout Pacemaker gave us (`OCF_RESKEY_CRM_meta_timeout`, milliseconds):
+    /// `None` when unset, an error (to log) when it is not a usable number of ms.
+    pub fn action_timeout(&self) -> Option<Result<Duration, String>> {
+        let raw = self.param("CRM_meta_timeout")?;
+        Some(match raw.trim().parse::<u64>() {
+            Ok(0) => Err("CRM_meta_timeout is 0 ms".to_string()),
+            // Longer than a day is no timeout Pacemaker would give; a typo, or worse.
+            Ok(ms) if ms > MAX_TIMEOUT_MS => Err(format!("CRM_meta_timeout {ms} ms is longer than a day")),
+            Ok(ms) => Ok(Duration::from_millis(ms)),
+            Err(_) => Err(format!(
+                "CRM_meta_timeout '{}' is not a number of milliseconds",
+                crate::text::printable(raw)
+            )),
+        })
     }
 
     /// A probe is a monitor without a recurring interval: report the truth, repair nothing.
@@ -154,6 +162,9 @@ impl Env {
     }
 }
 
+/// The longest action timeout taken from Pacemaker (a day).
+pub const MAX_TIMEOUT_MS: u64 = 86_400_000;
+
 /// Pacemaker keeps this much of an exit reason.
 pub const EXIT_REASON_MAX: usize = 128;
 
@@ -165,14 +176,22 @@ pub fn print_exit_reason(env: &Env, reason: &str) {
 /// One line, at most EXIT_REASON_MAX bytes, cut at a character boundary.
 pub fn fit_exit_reason(reason: &str) -> String {
     let one_line: String = reason.replace(['\n', '\r'], " ");
-    if one_line.len() <= EXIT_REASON_MAX {
-        return one_line;
+    crate::text::ellipsis(&one_line, EXIT_REASON_MAX)
+}
+
+/// The one mapping from a verdict to what Pacemaker sees.
+pub fn encode(env: &Env, v: &crate::decide::verdict::Verdict) -> Outcome {
+    use crate::decide::verdict::Kind;
+    match v.kind {
+        Kind::Healthy => Outcome::ok(),
+        Kind::NotRunning => Outcome::with(
+            Status::NotRunning,
+            v.describe()
+                .unwrap_or_else(|| "no session to any peer target; not started on this node".into()),
+        ),
+        Kind::Degraded => degraded_for(env, v.describe().unwrap_or_default()),
+        Kind::Failed => Outcome::with(Status::ErrGeneric, v.describe().unwrap_or_default()),
     }
-    let mut end = EXIT_REASON_MAX - 3;
-    while !one_line.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}...", &one_line[..end])
 }
 
 /// Maps a degraded verdict to what the caller understands.

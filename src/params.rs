@@ -65,6 +65,8 @@ pub const TIMEOUT_POLICY: &str = "timeout_policy";
 pub const TOKEN_MS: &str = "token_ms";
 pub const RECONNECT_JITTER: &str = "reconnect_jitter";
 pub const POOL: &str = "pool";
+pub const AUTO_ONLINE: &str = "auto_online";
+pub const ZPOOL: &str = "zpool";
 pub const CRM_MON: &str = "crm_mon";
 pub const COROSYNC_CMAPCTL: &str = "corosync_cmapctl";
 pub const HOST_ROOT: &str = "host_root";
@@ -215,6 +217,17 @@ initiators recovering at once do not storm the target.",
 monitor (OCF_CHECK_LEVEL 20) and by status.",
     ),
     p(
+        AUTO_ONLINE,
+        Kind::Boolean,
+        None,
+        "Bring returned remote vdevs back into the pool",
+        "On the node where the pool is imported: when a remote vdev is not ONLINE while the \
+session that carries it has been logged in and stable for two monitor intervals, run \
+`zpool online` for it (never in a probe, never for a vdev an admin took OFFLINE, never on a \
+suspended pool, never while a resilver runs; one action per monitor, each logged with why). \
+Default: true when pool is set.",
+    ),
+    p(
         CRM_MON,
         Kind::String,
         Some("crm_mon"),
@@ -228,6 +241,18 @@ monitor (OCF_CHECK_LEVEL 20) and by status.",
         "corosync-cmapctl binary",
         "Used to read Corosync's runtime token and consensus.",
     ),
+    ParamSpec {
+        advanced: true,
+        ..p(
+            ZPOOL,
+            Kind::String,
+            Some("zpool"),
+            "zpool binary",
+            "ZFS's zpool, used only while the mirror is not whole (vdev states, resilver \
+progress) and for `zpool online`: an absolute path, or a name searched in the standard \
+directories.",
+        )
+    },
     ParamSpec {
         advanced: true,
         ..p(

@@ -1,9 +1,15 @@
 //! Per-instance state and lock under HA_RSCTMP, so concurrent invocations of one
 //! resource instance are serialised and a monitor knows whether we were started.
+//!
+//! The file exists from start to stop: its presence is what "started here" means, its
+//! contents add what start learnt (paths, their addresses) and what the monitor carries
+//! from one run to the next (reconnect back-off, the health it published, the mirror's
+//! last reading). A file that exists but cannot be read still means "started".
 
-use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
+use std::net::IpAddr;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::os::unix::io::AsRawFd;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -11,30 +17,229 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::deadline::Deadline;
+use crate::target::{Iqn, Path, Portal};
+
+/// Version of the file's layout; files without one are the first layout (v1).
+pub const SCHEMA: u32 = 2;
+
+/// Longest file name we build from an instance name (NAME_MAX is 255).
+const MAX_NAME: usize = 120;
 
 /// Reconnect bookkeeping of one path, kept across monitor runs.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Backoff {
+    /// Failed reconnect attempts in a row.
     pub failures: u32,
     pub last_attempt_unix: u64,
+    /// No new attempt before this time, ms since the epoch (exponential back-off with
+    /// full jitter); 0: no back-off.
+    #[serde(default)]
+    pub next_attempt_ms: u64,
+    /// Since when reconnecting has been failing (transient errors get a grace).
+    #[serde(default)]
+    pub failing_since_unix: Option<u64>,
+    /// The last failed attempt's reason, for the degraded message while backing off.
+    #[serde(default)]
+    pub last_error: Option<String>,
     /// Since when the kernel has been reconnecting this path while its portal answered.
     #[serde(default)]
     pub recovering_since_unix: Option<u64>,
 }
 
+/// One path this instance logged in to, as start recorded it.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PathRecord {
+    pub target: String,
+    pub portal: String,
+    /// What a host-name portal resolved to at start: sessions show addresses, and stop
+    /// must find them without asking DNS.
+    #[serde(default)]
+    pub addresses: Vec<IpAddr>,
+    #[serde(default)]
+    pub backoff: Backoff,
+}
+
+impl PathRecord {
+    pub fn of(path: &Path) -> PathRecord {
+        PathRecord {
+            target: path.target.to_string(),
+            portal: path.portal.to_string(),
+            ..Default::default()
+        }
+    }
+
+    /// The path, when the recorded names still parse.
+    pub fn path(&self) -> Option<Path> {
+        Some(Path {
+            target: Iqn::parse(&self.target).ok()?,
+            portal: Portal::parse(&self.portal).ok()?,
+        })
+    }
+
+    pub fn is(&self, path: &Path) -> bool {
+        self.path().as_ref() == Some(path)
+    }
+}
+
+/// What the monitor remembers of the pool between runs (see `decide::pool`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PoolMemory {
+    /// The last reading found the mirror whole (every vdev ONLINE, no resilver).
+    #[serde(default)]
+    pub whole: bool,
+    /// Fingerprint of the remote legs' kernel state when the pool was last read: while it
+    /// is unchanged and the mirror was whole, the healthy monitor reads no pool.
+    #[serde(default)]
+    pub legs_fingerprint: String,
+    /// ZED's event counter (from the hook's marker file) at the last reading.
+    #[serde(default)]
+    pub zed_generation: u64,
+    /// Since when each remote vdev (by device) has had its session up while not ONLINE.
+    #[serde(default)]
+    pub waiting_since_unix: Vec<(String, u64)>,
+    /// The last `zpool online` this agent ran, to never repeat one within a resilver.
+    #[serde(default)]
+    pub last_online_unix: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct InstanceState {
+    pub schema: u32,
     pub started: bool,
     /// The node name the legs were chosen for.
     pub node: String,
-    /// Paths logged in by start, as `IQN PORTAL`: stop logs them out even if the
-    /// configuration has since become unreadable.
-    pub paths: Vec<String>,
-    #[serde(default)]
-    pub backoff: BTreeMap<String, Backoff>,
+    pub paths: Vec<PathRecord>,
     /// The health last published as a node attribute, to publish only changes.
     #[serde(default)]
     pub health: Option<String>,
+    #[serde(default)]
+    pub pool: PoolMemory,
+}
+
+impl Default for InstanceState {
+    fn default() -> Self {
+        InstanceState {
+            schema: SCHEMA,
+            started: false,
+            node: String::new(),
+            paths: Vec::new(),
+            health: None,
+            pool: PoolMemory::default(),
+        }
+    }
+}
+
+impl InstanceState {
+    pub fn record(&self, path: &Path) -> Option<&PathRecord> {
+        self.paths.iter().find(|r| r.is(path))
+    }
+
+    pub fn record_mut(&mut self, path: &Path) -> &mut PathRecord {
+        match self.paths.iter().position(|r| r.is(path)) {
+            Some(i) => &mut self.paths[i],
+            None => {
+                self.paths.push(PathRecord::of(path));
+                let last = self.paths.len() - 1;
+                &mut self.paths[last]
+            }
+        }
+    }
+
+    /// The paths start recorded, parsed (unparsable entries are skipped).
+    pub fn recorded_paths(&self) -> Vec<Path> {
+        self.paths.iter().filter_map(PathRecord::path).collect()
+    }
+}
+
+/// The first layout: paths as "IQN PORTAL" strings and back-off keyed by the same string.
+#[derive(Deserialize)]
+struct V1 {
+    started: bool,
+    node: String,
+    paths: Vec<String>,
+    #[serde(default)]
+    backoff: std::collections::BTreeMap<String, Backoff>,
+    #[serde(default)]
+    health: Option<String>,
+}
+
+impl From<V1> for InstanceState {
+    fn from(v1: V1) -> InstanceState {
+        let mut paths: Vec<PathRecord> = v1
+            .paths
+            .iter()
+            .filter_map(|key| {
+                let (t, p) = key.split_once(' ')?;
+                Some(PathRecord {
+                    target: t.to_string(),
+                    portal: p.to_string(),
+                    backoff: v1.backoff.get(key).cloned().unwrap_or_default(),
+                    ..Default::default()
+                })
+            })
+            .collect();
+        paths.dedup();
+        InstanceState {
+            started: v1.started,
+            node: v1.node,
+            paths,
+            health: v1.health,
+            ..Default::default()
+        }
+    }
+}
+
+/// What reading the state file found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Loaded {
+    /// No file: not started here (or stopped).
+    Absent,
+    Present(InstanceState),
+    /// A file that cannot be read or parsed: something started us, details are lost.
+    Corrupt(String),
+}
+
+impl Loaded {
+    pub fn started(&self) -> bool {
+        match self {
+            Loaded::Absent => false,
+            Loaded::Present(s) => s.started,
+            Loaded::Corrupt(_) => true,
+        }
+    }
+
+    pub fn state(&self) -> Option<&InstanceState> {
+        match self {
+            Loaded::Present(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The state to build on: what was read, or a fresh one that keeps "started" when the
+    /// file was there but unreadable.
+    pub fn into_state(self) -> InstanceState {
+        match self {
+            Loaded::Present(s) => s,
+            Loaded::Absent => InstanceState::default(),
+            Loaded::Corrupt(_) => InstanceState {
+                started: true,
+                ..Default::default()
+            },
+        }
+    }
+}
+
+pub fn parse(text: &str) -> Result<InstanceState, String> {
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    match value.get("schema").and_then(serde_json::Value::as_u64) {
+        None => serde_json::from_value::<V1>(value)
+            .map(InstanceState::from)
+            .map_err(|e| format!("first-layout state: {e}")),
+        Some(v) if v == u64::from(SCHEMA) => serde_json::from_value(value).map_err(|e| e.to_string()),
+        Some(v) => Err(format!(
+            "state schema {v} is newer than this agent's {SCHEMA} (a downgrade?)"
+        )),
+    }
 }
 
 pub struct Store {
@@ -49,40 +254,52 @@ pub struct Lock {
 
 impl Store {
     pub fn new(rsc_tmp: &str, instance: &str) -> Store {
-        let name: String = instance
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
         Store {
             dir: PathBuf::from(rsc_tmp).join("iscsi-mirror"),
-            name,
+            name: file_name(instance),
         }
     }
 
-    fn state_file(&self) -> PathBuf {
+    pub fn state_file(&self) -> PathBuf {
         self.dir.join(format!("{}.state", self.name))
     }
 
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+
+    /// Our directory, private to root; a symlink or a file in its place is refused, so
+    /// nothing we write can be redirected.
     fn ensure_dir(&self) -> io::Result<()> {
-        fs::create_dir_all(&self.dir)
+        match fs::symlink_metadata(&self.dir) {
+            Ok(m) if m.is_dir() => Ok(()),
+            Ok(_) => Err(io::Error::other(format!(
+                "{} exists and is not a directory",
+                self.dir.display()
+            ))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&self.dir),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn open_private(path: &std::path::Path, write: bool) -> io::Result<File> {
+        let mut o = OpenOptions::new();
+        o.read(true).custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC);
+        if write {
+            o.write(true).create(true).truncate(false).mode(0o600);
+        }
+        o.open(path)
     }
 
     /// Takes the instance lock, waiting at most until the deadline.
     pub fn lock(&self, deadline: Deadline) -> Result<Lock, String> {
         self.ensure_dir()
-            .map_err(|e| format!("cannot create {}: {e}", self.dir.display()))?;
+            .map_err(|e| format!("cannot use {}: {e}", self.dir.display()))?;
         let path = self.dir.join(format!("{}.lock", self.name));
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
+        let file = Self::open_private(&path, true)
             .map_err(|e| format!("cannot open lock {}: {e}", path.display()))?;
         loop {
             // SAFETY: flock on a descriptor we own; no memory is shared with the kernel.
@@ -96,20 +313,37 @@ impl Store {
                     path.display()
                 ));
             }
-            deadline.sleep(Duration::from_millis(50));
+            deadline.sleep(Duration::from_millis(20));
         }
     }
 
-    pub fn load(&self) -> Option<InstanceState> {
-        let text = fs::read_to_string(self.state_file()).ok()?;
-        match serde_json::from_str(&text) {
-            Ok(s) => Some(s),
+    pub fn load(&self) -> Loaded {
+        let path = self.state_file();
+        let mut text = String::new();
+        match Self::open_private(&path, false).and_then(|mut f| {
+            // Bounded: a state file is a few KiB; anything huge is not ours.
+            Read::by_ref(&mut f).take(1 << 20).read_to_string(&mut text)
+        }) {
+            // No file, or no directory a file could be in (HA_RSCTMP unusable): not started.
+            Err(e)
+                if e.kind() == io::ErrorKind::NotFound
+                    || matches!(e.raw_os_error(), Some(libc::ENOTDIR) | Some(libc::ENAMETOOLONG)) =>
+            {
+                return Loaded::Absent
+            }
             Err(e) => {
-                tracing::warn!(
-                    "ignoring unreadable state file {}: {e}",
-                    self.state_file().display()
-                );
-                None
+                let why = format!("cannot read {}: {e}", path.display());
+                tracing::warn!("{why}; treating the resource as started");
+                return Loaded::Corrupt(why);
+            }
+            Ok(_) => {}
+        }
+        match parse(&text) {
+            Ok(s) => Loaded::Present(s),
+            Err(e) => {
+                let why = format!("unreadable state file {}: {e}", path.display());
+                tracing::warn!("{why}; treating the resource as started");
+                Loaded::Corrupt(why)
             }
         }
     }
@@ -118,7 +352,16 @@ impl Store {
     pub fn save(&self, state: &InstanceState) -> io::Result<()> {
         self.ensure_dir()?;
         let tmp = self.dir.join(format!(".{}.state.tmp", self.name));
-        let mut f = File::create(&tmp)?;
+        match fs::remove_file(&tmp) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&tmp)?;
         f.write_all(serde_json::to_string_pretty(state)?.as_bytes())?;
         f.sync_all()?;
         fs::rename(&tmp, self.state_file())
@@ -132,29 +375,137 @@ impl Store {
     }
 }
 
+/// A file name for an instance: safe characters only, bounded length (a long name keeps
+/// its start and gets a hash of the whole, so two long names never share a file).
+fn file_name(instance: &str) -> String {
+    let safe: String = instance
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let safe = if safe.starts_with('.') {
+        format!("_{safe}")
+    } else {
+        safe
+    };
+    if safe.len() <= MAX_NAME {
+        return safe;
+    }
+    // FNV-1a: stable across builds, no dependency.
+    let hash = instance.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    // `safe` is ASCII, so any byte index is a character boundary.
+    format!("{}-{hash:016x}", &safe[..MAX_NAME - 17])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn path() -> Path {
+        Path {
+            target: Iqn::parse("iqn.2025-01.lab.home:storage-b").unwrap(),
+            portal: Portal::parse("10.10.10.2:3260").unwrap(),
+        }
+    }
 
     #[test]
     fn state_round_trips_and_instance_names_are_sanitised() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::new(dir.path().to_str().unwrap(), "mirror:0/../x");
-        assert!(store.load().is_none());
-        let st = InstanceState {
+        assert_eq!(store.load(), Loaded::Absent);
+        let mut st = InstanceState {
             started: true,
             node: "storage-a".into(),
             ..Default::default()
         };
+        st.record_mut(&path()).backoff.failures = 2;
         store.save(&st).unwrap();
-        assert_eq!(store.load(), Some(st));
+        assert_eq!(store.load(), Loaded::Present(st));
         assert_eq!(
             store.state_file().parent(),
             Some(dir.path().join("iscsi-mirror").as_path())
         );
         store.remove().unwrap();
         store.remove().unwrap();
-        assert!(store.load().is_none());
+        assert_eq!(store.load(), Loaded::Absent);
+    }
+
+    #[test]
+    fn files_are_private_and_symlinks_are_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().to_str().unwrap(), "r");
+        store.save(&InstanceState::default()).unwrap();
+        let _l = store.lock(Deadline::after(Duration::from_secs(1))).unwrap();
+        for f in [store.state_file(), store.dir.join("r.lock")] {
+            let mode = fs::metadata(&f).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{f:?}");
+        }
+        assert_eq!(
+            fs::metadata(&store.dir).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+        // A symlink planted where the state file goes is neither read nor written through.
+        let victim = dir.path().join("victim");
+        fs::write(&victim, "precious").unwrap();
+        let s2 = Store::new(dir.path().to_str().unwrap(), "s");
+        std::os::unix::fs::symlink(&victim, s2.state_file()).unwrap();
+        assert!(matches!(s2.load(), Loaded::Corrupt(_)));
+        s2.save(&InstanceState::default()).unwrap();
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "precious");
+        // Our directory replaced by a file: refused, with the reason.
+        let d3 = tempfile::tempdir().unwrap();
+        fs::write(d3.path().join("iscsi-mirror"), "").unwrap();
+        let s3 = Store::new(d3.path().to_str().unwrap(), "r");
+        assert!(s3.lock(Deadline::after(Duration::from_millis(100))).is_err());
+        assert!(s3.save(&InstanceState::default()).is_err());
+        assert!(!s3.load().started());
+    }
+
+    #[test]
+    fn a_corrupt_file_still_means_started() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().to_str().unwrap(), "r");
+        store.save(&InstanceState::default()).unwrap();
+        fs::write(store.state_file(), "{\"started\": tr").unwrap();
+        let loaded = store.load();
+        assert!(matches!(loaded, Loaded::Corrupt(_)), "{loaded:?}");
+        assert!(loaded.started());
+        assert!(loaded.into_state().started);
+    }
+
+    #[test]
+    fn the_first_layout_is_read() {
+        let v1 = r#"{"started": true, "node": "storage-a",
+            "paths": ["iqn.2025-01.lab.home:storage-b 10.10.10.2:3260", "garbage"],
+            "backoff": {"iqn.2025-01.lab.home:storage-b 10.10.10.2:3260": {"failures": 3, "last_attempt_unix": 9}},
+            "health": "yellow"}"#;
+        let s = parse(v1).unwrap();
+        assert_eq!(s.schema, SCHEMA);
+        assert!(s.started);
+        assert_eq!(s.recorded_paths(), vec![path()]);
+        assert_eq!(s.record(&path()).unwrap().backoff.failures, 3);
+        assert_eq!(s.health.as_deref(), Some("yellow"));
+        assert!(parse(r#"{"schema": 99, "started": true}"#)
+            .unwrap_err()
+            .contains("newer"));
+    }
+
+    #[test]
+    fn long_instance_names_stay_within_name_max_and_distinct() {
+        let a = format!("{}a", "é".repeat(200));
+        let b = format!("{}b", "é".repeat(200));
+        let (fa, fb) = (file_name(&a), file_name(&b));
+        assert!(fa.len() <= MAX_NAME && fb.len() <= MAX_NAME);
+        assert_ne!(fa, fb);
+        assert_eq!(file_name("..x"), "_..x");
     }
 
     #[test]

@@ -3,6 +3,8 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv6Addr};
 
+use crate::text::{clip, printable};
+
 pub const DEFAULT_PORT: u16 = 3260;
 
 /// An iSCSI qualified name (iqn., eui. or naa. form), as RFC 3720 allows it.
@@ -18,7 +20,7 @@ impl Iqn {
         if t.len() > 223 {
             return Err(format!(
                 "target name '{}...' is longer than the 223 bytes iSCSI allows",
-                &t[..40]
+                printable(clip(t, 40))
             ));
         }
         if let Some(bad) = t
@@ -32,6 +34,14 @@ impl Iqn {
             ));
         }
         let lower = t.to_ascii_lowercase();
+        if lower.starts_with("iqn.") && t.bytes().any(|b| b.is_ascii_uppercase()) {
+            // open-iscsi and LIO compare names byte for byte; RFC 3722 makes them lower case.
+            return Err(format!(
+                "target name '{}' has upper-case letters: iSCSI names are lower case (RFC 3722); write '{}'",
+                printable(t),
+                printable(&lower)
+            ));
+        }
         let ok = if let Some(rest) = lower.strip_prefix("iqn.") {
             // iqn.YYYY-MM.reversed.domain[:unique]
             let b = rest.as_bytes();
@@ -192,16 +202,6 @@ fn parse_port(whole: &str, p: &str) -> Result<u16, String> {
     }
 }
 
-/// Quotes untrusted text for a message: control characters escaped, length bounded.
-pub fn printable(text: &str) -> String {
-    let escaped: String = text.chars().flat_map(char::escape_default).collect();
-    if escaped.len() > 120 {
-        format!("{}...", &escaped[..120])
-    } else {
-        escaped
-    }
-}
-
 /// One path of a mirror leg: a target reached through one portal.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Path {
@@ -229,6 +229,14 @@ mod tests {
         assert!(Iqn::parse("iqn.2025-01.lab.home:b;reboot").is_err());
         assert!(Iqn::parse("iqn.2025-01.lab.home:$(id)").is_err());
         assert!(Iqn::parse("").is_err());
+        let upper = Iqn::parse("iqn.2025-01.lab.home:Storage-B").unwrap_err();
+        assert!(
+            upper.contains("lower case") && upper.contains("storage-b"),
+            "{upper}"
+        );
+        // Longer than 223 bytes with a multi-byte character where a byte cut would fall.
+        let long = format!("iqn.2025-01.lab.{}{}", "a".repeat(23), "é".repeat(120));
+        assert!(Iqn::parse(&long).unwrap_err().contains("223 bytes"));
     }
 
     #[test]

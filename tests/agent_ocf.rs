@@ -243,9 +243,16 @@ fn one_path_of_two_down_is_degraded_and_names_the_path() {
     let mut p2 = Portal::up("127.0.0.2");
     let (_d, sim) = host_with_target(IQN_B, &[&p1, &p2]);
     let mut a = Agent::new(&sim);
-    a.param("peers", &format!("storage-b={IQN_B}@{},{}", p1.spec(), p2.spec()))
-        .var("OCF_RESKEY_CRM_meta_on_node", "storage-a")
-        .param("crm_mon", "/nonexistent/crm_mon");
+    a.param(
+        "peers",
+        &format!(
+            "storage-a=iqn.2025-01.lab.home:storage-a@127.0.0.9:3260 storage-b={IQN_B}@{},{}",
+            p1.spec(),
+            p2.spec()
+        ),
+    )
+    .var("OCF_RESKEY_CRM_meta_on_node", "storage-a")
+    .param("crm_mon", "/nonexistent/crm_mon");
     a.start().expect(0);
     assert_eq!(sim.sessions().len(), 2);
     p2.cut();
@@ -697,7 +704,8 @@ fn a_failed_session_to_an_answering_peer_gets_the_kernel_s_grace_then_a_restart(
     let state_file = a.rsctmp().join("iscsi-mirror/mirror.state");
     let mut state: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&state_file).unwrap()).unwrap();
-    for b in state["backoff"].as_object_mut().unwrap().values_mut() {
+    for p in state["paths"].as_array_mut().unwrap() {
+        let b = &mut p["backoff"];
         b["recovering_since_unix"] = serde_json::json!(b["recovering_since_unix"].as_u64().unwrap() - 31);
     }
     std::fs::write(&state_file, state.to_string()).unwrap();

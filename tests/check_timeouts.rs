@@ -116,17 +116,22 @@ fn recommend_prints_lines_that_pass_the_check() {
 }
 
 #[test]
-fn usage_errors_exit_2_and_help_exits_0() {
+fn usage_errors_exit_64_not_2_which_means_outside_the_window_and_help_exits_0() {
     let bad = Command::new(AGENT)
         .args(["check-timeouts", "--token-ms", "many"])
         .output()
         .unwrap();
-    assert_eq!(bad.status.code(), Some(2));
+    assert_eq!(bad.status.code(), Some(64));
     let help = Command::new(AGENT)
         .args(["check-timeouts", "--help"])
         .env_clear()
         .output()
         .unwrap();
     assert_eq!(help.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&help.stdout).contains("--recommend"));
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("--recommend"));
+    assert!(
+        help.contains("Exit codes") && help.contains("64 usage error"),
+        "{help}"
+    );
 }

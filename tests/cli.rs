@@ -132,7 +132,17 @@ fn status_shows_each_peer_its_paths_the_cluster_view_and_the_verdict() {
     sim.set_session_state(sid, "LOGGED_IN").unwrap();
     drop_session(&sim, sid);
     let (_, v) = status("two-node-both-online.xml");
-    assert_eq!(v["legs"][0]["verdict"], "down, reconnect due", "{v}");
+    // Tools branch on bounded codes; the sentence is beside them.
+    assert_eq!(v["legs"][0]["verdict"], "degraded", "{v}");
+    assert_eq!(v["legs"][0]["reasons"][0]["code"], "reconnect_due", "{v}");
+    assert!(
+        v["legs"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("down, reconnect due"),
+        "{v}"
+    );
+    assert_eq!(v["schema_version"], 1);
     assert_eq!(v["legs"][0]["paths"][0]["reachable"], true);
     assert!(sim.sessions().is_empty(), "status repairs nothing");
     a.stop().expect(0);

@@ -1,11 +1,9 @@
 //! The OCF actions, one handler each, dispatched from `run`.
 
-mod health;
 mod monitor;
-mod paths;
 mod start;
 mod stop;
-mod validate;
+pub(crate) mod validate;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -15,12 +13,13 @@ use crate::deadline::Deadline;
 use crate::iscsi::iscsiadm::Iscsiadm;
 use crate::iscsi::sysfs::Sysfs;
 use crate::metadata;
+use crate::observe::{self, Snapshot};
 use crate::ocf::{self, Env, Outcome, Status};
 use crate::params;
-use crate::process;
-use crate::state::{InstanceState, Store};
+use crate::state::{Loaded, Store};
+use crate::tools::Tools;
 
-pub use paths::{leg_view, observe, PathObservation};
+pub use validate::window_report;
 
 pub const ACTIONS: &[&str] = &[
     "start",
@@ -37,6 +36,7 @@ pub const ACTIONS: &[&str] = &[
 pub struct Ctx {
     pub env: Env,
     pub config: Config,
+    pub tools: Tools,
     pub deadline: Deadline,
     pub store: Store,
     pub sysfs: Sysfs,
@@ -44,29 +44,33 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    pub fn iscsiadm(&self) -> Iscsiadm<'_> {
-        Iscsiadm::new(&self.config.iscsiadm)
+    pub fn new(env: Env, config: Config, deadline: Deadline) -> Ctx {
+        let host_root = config.host_root.clone();
+        Ctx {
+            sysfs: Sysfs::new(&host_root),
+            tools: Tools::from_config(&config),
+            store: Store::new(env.rsc_tmp(), env.instance()),
+            host_root,
+            env,
+            config,
+            deadline,
+        }
     }
 
-    /// This node's name: Pacemaker's, else the one start recorded, else crm_node's, else uname's.
-    pub fn node_name(&self, state: Option<&InstanceState>) -> String {
-        if let Some(n) = self.env.on_node() {
-            return n.to_string();
-        }
-        if let Some(s) = state.filter(|s| !s.node.is_empty()) {
-            return s.node.clone();
-        }
-        let asked = process::run("crm_node", &["-n"], self.deadline.capped(Duration::from_secs(3)))
-            .ok()
-            .filter(|o| o.success())
-            .map(|o| o.stdout.trim().to_string())
-            .filter(|n| !n.is_empty());
-        asked.unwrap_or_else(|| {
-            nix::unistd::gethostname()
-                .ok()
-                .and_then(|h| h.into_string().ok())
-                .unwrap_or_default()
-        })
+    pub fn iscsiadm(&self) -> Iscsiadm<'_> {
+        Iscsiadm::new(&self.tools.iscsiadm)
+    }
+
+    /// The cheap observation every action starts from (sysfs and the state file).
+    pub fn observe(&self, state: Loaded) -> Snapshot {
+        observe::take(
+            &self.config,
+            self.env.on_node(),
+            state,
+            &self.sysfs,
+            &self.tools,
+            self.deadline,
+        )
     }
 }
 
@@ -108,7 +112,7 @@ pub fn run(action: &str) -> i32 {
             &env,
             &format!(
                 "action '{}' is not implemented by iscsi-mirror",
-                crate::target::printable(action)
+                crate::text::printable(action)
             ),
         );
         return Status::ErrUnimplemented.code();
@@ -139,24 +143,24 @@ fn finish(env: &Env, action: &str, outcome: Outcome) -> i32 {
 }
 
 fn perform(action: &str, env: Env) -> Outcome {
-    let timeout = env
-        .action_timeout()
-        .unwrap_or_else(|| Duration::from_secs(u64::from(params::default_timeout_s(action))));
+    let default = Duration::from_secs(u64::from(params::default_timeout_s(action)));
+    let timeout = match env.action_timeout() {
+        None => default,
+        Some(Ok(t)) => t,
+        Some(Err(why)) => {
+            tracing::warn!("{why}: using the default {} s for {action}", default.as_secs());
+            default
+        }
+    };
     let deadline = Deadline::for_action(timeout);
-    let store = Store::new(env.rsc_tmp(), env.instance());
     let config = match Config::from_env(&env) {
         Ok(c) => c,
-        Err(e) => return config_error(action, &env, &store, e, deadline),
+        Err(e) => {
+            let store = Store::new(env.rsc_tmp(), env.instance());
+            return config_error(action, &env, &store, e, deadline);
+        }
     };
-    let host_root = config.host_root.clone();
-    let ctx = Ctx {
-        sysfs: Sysfs::new(&host_root),
-        host_root,
-        env,
-        config,
-        deadline,
-        store,
-    };
+    let ctx = Ctx::new(env, config, deadline);
 
     if action == "validate-all" {
         return validate::validate_all(&ctx);
@@ -185,7 +189,7 @@ fn perform(action: &str, env: Env) -> Outcome {
 fn config_error(action: &str, env: &Env, store: &Store, e: ConfigError, deadline: Deadline) -> Outcome {
     match action {
         "stop" => stop::stop_without_config(env, store, &e, deadline),
-        "monitor" | "status" if store.load().is_none_or(|s| !s.started) => {
+        "monitor" | "status" if !store.load().started() => {
             tracing::warn!(
                 "{action}: configuration invalid ({}); nothing of this resource runs here",
                 e.reason

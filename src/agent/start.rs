@@ -1,48 +1,66 @@
 //! start: node records, then a login per path, then the kernel's word that it worked.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
-use crate::agent::{observe, Ctx};
+use crate::agent::Ctx;
 use crate::config::Discovery;
-use crate::decide::monitor::PathState;
 use crate::iscsi::iscsiadm::{Discovered, Error, ErrorKind, Login};
 use crate::iscsi::udev;
 use crate::net;
+use crate::observe::{self, PathFacts};
 use crate::ocf::{Outcome, Status};
-use crate::target::Path;
+use crate::state::{InstanceState, Loaded};
+use crate::target::{Host, Path, Portal};
 
 /// Longest single iscsiadm call; the kernel's own login_timeout bounds a login anyway.
 const CALL_CAP: Duration = Duration::from_secs(60);
 
+/// How long a portal's host name may take to resolve at start.
+const RESOLVE_CAP: Duration = Duration::from_secs(5);
+
 pub fn start(ctx: &Ctx) -> Outcome {
     if let Some(o) = crate::agent::validate::installed(ctx) {
-        return o;
-    }
-    if let Some(o) = crate::agent::validate::timeout_policy(ctx) {
         return o;
     }
     let _lock = match ctx.store.lock(ctx.deadline) {
         Ok(l) => l,
         Err(e) => return Outcome::with(Status::ErrGeneric, e),
     };
-    let previous = ctx.store.load();
-    let node = ctx.node_name(previous.as_ref());
-    let paths = ctx.config.paths_for(&node);
+    let snap = ctx.observe(ctx.store.load());
+    if let Some(why) = snap.membership.reason() {
+        // A local problem: Pacemaker keeps the resource off this node only.
+        return Outcome::with(Status::ErrArgs, why);
+    }
+    let paths = ctx.config.paths_for(&snap.node);
+    if let Some(o) = crate::agent::validate::timeout_policy(ctx, &paths) {
+        return o;
+    }
     if paths.is_empty() {
         return Outcome::with(
             Status::ErrConfigured,
-            format!("peers lists only this node ({node}): there is no peer target to log in to"),
+            format!(
+                "peers lists only this node ({}): there is no peer target to log in to",
+                snap.node
+            ),
         );
     }
-    let mut state = previous.unwrap_or_default();
+    let mut state = match snap.state {
+        Loaded::Present(s) => s,
+        other => other.into_state(),
+    };
     state.started = true;
     // Publish afresh after a start: the attribute may have been cleared meanwhile.
     state.health = None;
-    state.node = node.clone();
+    state.node = snap.node.clone();
     for p in &paths {
-        let key = format!("{} {}", p.target, p.portal);
-        if !state.paths.contains(&key) {
-            state.paths.push(key);
+        let addresses = match &p.portal.host {
+            Host::Name(_) => net::addresses(&p.portal, ctx.deadline.capped(RESOLVE_CAP)),
+            Host::Ip(_) => Vec::new(),
+        };
+        let record = state.record_mut(p);
+        if !addresses.is_empty() {
+            record.addresses = addresses;
         }
     }
     if let Err(e) = ctx.store.save(&state) {
@@ -54,7 +72,7 @@ pub fn start(ctx: &Ctx) -> Outcome {
 
     let mut failures: Vec<(Path, Error)> = Vec::new();
     for path in &paths {
-        if let Err(e) = bring_up(ctx, path) {
+        if let Err(e) = bring_up(ctx, path, &state) {
             tracing::warn!("{path}: {}", e.detailed());
             failures.push((path.clone(), e));
         }
@@ -65,15 +83,17 @@ pub fn start(ctx: &Ctx) -> Outcome {
         .deadline
         .reserving(Duration::from_millis(500))
         .capped(Duration::from_secs(10));
+    let state_now = Loaded::Present(state);
     let observed = loop {
-        let observed = observe(&paths, &ctx.sysfs.sessions());
+        let legs = observe::legs(&ctx.config, &snap.node, &ctx.sysfs, &state_now);
+        let observed: Vec<PathFacts> = legs.into_iter().flat_map(|l| l.paths).collect();
         let pending = observed
             .iter()
-            .any(|o| o.state() != PathState::LoggedIn && !failures.iter().any(|(p, _)| *p == o.path));
+            .any(|o| !o.logged_in() && !failures.iter().any(|(p, _)| *p == o.path));
         if !pending || settle.expired() {
             break observed;
         }
-        settle.sleep(Duration::from_millis(100));
+        settle.sleep(Duration::from_millis(50));
     };
 
     if let Some(secs) = ctx.config.timers.replacement_timeout {
@@ -91,7 +111,7 @@ pub fn start(ctx: &Ctx) -> Outcome {
     }
 
     if ctx.config.udev {
-        for o in observed.iter().filter(|o| o.state() == PathState::LoggedIn) {
+        for o in observed.iter().filter(|o| o.logged_in()) {
             let sid = o.session.as_ref().map(|s| s.sid).unwrap_or_default();
             let wait = ctx.deadline.reserving(Duration::from_millis(300));
             match udev::wait_for_links(&ctx.host_root, || ctx.sysfs.session(sid), wait) {
@@ -109,11 +129,45 @@ pub fn start(ctx: &Ctx) -> Outcome {
         }
     }
 
-    conclude(&observed, &failures)
+    conclude(ctx, &observed, &failures)
+}
+
+/// The path as iscsiadm is given it: a host-name portal becomes the address start
+/// resolved, so records, logins and sessions all carry the address the kernel shows.
+fn for_iscsiadm(path: &Path, state: &InstanceState) -> Path {
+    let Some(addr) = state.record(path).and_then(|r| preferred(&r.addresses)) else {
+        return path.clone();
+    };
+    Path {
+        target: path.target.clone(),
+        portal: Portal {
+            host: Host::Ip(addr),
+            port: path.portal.port,
+        },
+    }
+}
+
+fn preferred(addresses: &[IpAddr]) -> Option<IpAddr> {
+    addresses
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or_else(|| addresses.first())
+        .copied()
 }
 
 /// Makes sure a node record exists with our settings, then logs in.
-fn bring_up(ctx: &Ctx, path: &Path) -> Result<(), Error> {
+fn bring_up(ctx: &Ctx, configured: &Path, state: &InstanceState) -> Result<(), Error> {
+    if let (Host::Name(name), None) = (
+        &configured.portal.host,
+        state.record(configured).and_then(|r| preferred(&r.addresses)),
+    ) {
+        return Err(Error {
+            kind: ErrorKind::Unreachable,
+            operation: format!("resolving {name}"),
+            detail: format!("no address for {name} within {} s", RESOLVE_CAP.as_secs()),
+        });
+    }
+    let path = &for_iscsiadm(configured, state);
     let adm = ctx.iscsiadm();
     let call = || ctx.deadline.capped(CALL_CAP);
     if !adm.record_exists(path, call())? {
@@ -137,8 +191,8 @@ fn bring_up(ctx: &Ctx, path: &Path) -> Result<(), Error> {
         }
     }
     match adm.login(path, call())? {
-        Login::LoggedIn => tracing::info!("logged in to {path}"),
-        Login::AlreadyLoggedIn => tracing::info!("{path}: already logged in"),
+        Login::LoggedIn => tracing::info!("logged in to {configured}"),
+        Login::AlreadyLoggedIn => tracing::info!("{configured}: already logged in"),
     }
     Ok(())
 }
@@ -146,13 +200,23 @@ fn bring_up(ctx: &Ctx, path: &Path) -> Result<(), Error> {
 fn create_record(ctx: &Ctx, path: &Path) -> Result<(), Error> {
     let adm = ctx.iscsiadm();
     let call = ctx.deadline.capped(CALL_CAP);
-    if ctx.config.discovery == Discovery::SendTargets {
+    if let Some(kind) = ctx.config.discovery.as_iscsiadm() {
         let before = adm.records(call).unwrap_or_default();
-        match adm.discover(&path.portal, call) {
+        match adm.discover(kind, &path.portal, call) {
             Ok(found) if found.iter().any(|d| d.is(&path.target, &path.portal)) => {
                 tracing::info!("discovered {path}");
                 remove_strays(ctx, path, &before, &found);
                 return Ok(());
+            }
+            Ok(found) if ctx.config.discovery == Discovery::Isns => {
+                // iSNS lists what the server knows; a target it does not list may still
+                // answer its portal: a static record lets the login say so.
+                tracing::warn!(
+                    "the iSNS server at {} lists {} targets, not {}; writing a static record",
+                    path.portal,
+                    found.len(),
+                    path.target
+                );
             }
             Ok(found) => {
                 return Err(Error {
@@ -175,7 +239,8 @@ fn create_record(ctx: &Ctx, path: &Path) -> Result<(), Error> {
                 })
             }
             Err(e)
-                if e.kind == ErrorKind::Unreachable || !net::reachable(&path.portal, net::REACH_TIMEOUT) =>
+                if e.kind == ErrorKind::Unreachable
+                    || !net::reachable(&path.portal, ctx.deadline.capped(net::REACH_TIMEOUT)) =>
             {
                 // A peer that is down now must still be able to join later.
                 tracing::warn!(
@@ -214,11 +279,8 @@ fn remove_strays(ctx: &Ctx, ours: &Path, before: &[Discovered], found: &[Discove
 
 /// Which failures are worth failing start for: those a retry elsewhere or later might fix,
 /// versus a peer that is simply not there (monitor reports that leg as degraded).
-fn conclude(observed: &[crate::agent::PathObservation], failures: &[(Path, Error)]) -> Outcome {
-    let down: Vec<_> = observed
-        .iter()
-        .filter(|o| o.state() != PathState::LoggedIn)
-        .collect();
+fn conclude(ctx: &Ctx, observed: &[PathFacts], failures: &[(Path, Error)]) -> Outcome {
+    let down: Vec<_> = observed.iter().filter(|o| !o.logged_in()).collect();
     for o in &down {
         let Some((_, e)) = failures.iter().find(|(p, _)| *p == o.path) else {
             return Outcome::with(
@@ -236,7 +298,14 @@ fn conclude(observed: &[crate::agent::PathObservation], failures: &[(Path, Error
             }
             ErrorKind::Permission => Status::ErrPerm,
             ErrorKind::Unreachable => continue,
-            _ if !net::reachable(&o.path.portal, net::REACH_TIMEOUT) => continue,
+            ErrorKind::TimedOut => Status::ErrGeneric,
+            // A refusal from a portal that turns out not to answer at all is the network's
+            // doing: start, and let monitor report the leg. No time left to look: fail.
+            _ if !ctx.deadline.expired()
+                && !net::reachable(&o.path.portal, ctx.deadline.capped(net::REACH_TIMEOUT)) =>
+            {
+                continue
+            }
             _ => Status::ErrGeneric,
         };
         return Outcome::with(status, e.reason());

@@ -3,13 +3,15 @@
 use crate::agent::Ctx;
 use crate::config::TimeoutPolicy;
 use crate::decide::timeouts::Severity;
-use crate::iscsi::timers::Overrides;
+use crate::decide::timer_sources::Overrides;
+use crate::observe::window::{self, Host, Report, WindowOverrides};
 use crate::ocf::{Outcome, Status};
-use crate::timeout_window::{self, Host, Report, WindowOverrides};
+use crate::target::Path;
+use crate::tools::ISCSIADM;
 
 /// Tools the action cannot do without: 5 (not installed) with what to install.
 pub fn installed(ctx: &Ctx) -> Option<Outcome> {
-    (!ctx.iscsiadm().installed()).then(|| {
+    (!ctx.tools.installed(&ISCSIADM)).then(|| {
         Outcome::with(
             Status::ErrInstalled,
             format!(
@@ -20,8 +22,8 @@ pub fn installed(ctx: &Ctx) -> Option<Outcome> {
     })
 }
 
-/// The timers this resource will give its sessions, judged against the Corosync window.
-pub fn window_report(ctx: &Ctx) -> Report {
+/// The timers this resource will give its paths, judged against the Corosync window.
+pub fn window_report(ctx: &Ctx, paths: &[Path]) -> Report {
     let t = &ctx.config.timers;
     let param = |v: Option<i64>, name: &str| v.map(|v| (v, format!("parameter {name}")));
     let over = Overrides {
@@ -29,22 +31,20 @@ pub fn window_report(ctx: &Ctx) -> Report {
         noop_out_timeout: param(t.noop_out_timeout, "noop_out_timeout"),
         replacement_timeout: param(t.replacement_timeout, "replacement_timeout"),
     };
-    let host = Host::new(&ctx.config.iscsiadm, &ctx.host_root, &ctx.config.corosync_cmapctl);
+    let host = Host::new(&ctx.tools.iscsiadm, &ctx.host_root, &ctx.tools.corosync_cmapctl);
     let window = WindowOverrides {
         token: ctx.config.token_ms.map(|t| (t as i64, "parameter token_ms")),
         consensus: None,
     };
-    let state = ctx.store.load();
-    let paths = ctx.config.paths_for(&ctx.node_name(state.as_ref()));
-    timeout_window::for_paths(&host, &paths, &window, &over, ctx.deadline)
+    window::for_paths(&host, paths, &window, &over, ctx.deadline)
 }
 
 /// Logs every finding outside the window; under `enforce`, an error refuses the action.
-pub fn timeout_policy(ctx: &Ctx) -> Option<Outcome> {
+pub fn timeout_policy(ctx: &Ctx, paths: &[Path]) -> Option<Outcome> {
     if ctx.config.timeout_policy == TimeoutPolicy::Ignore {
         return None;
     }
-    let report = window_report(ctx);
+    let report = window_report(ctx, paths);
     log_findings(&report);
     if ctx.config.timeout_policy == TimeoutPolicy::Enforce {
         if let Some((_, f)) = report.first(Severity::Error) {
@@ -97,7 +97,11 @@ pub fn validate_all(ctx: &Ctx) -> Outcome {
     if let Some(o) = installed(ctx) {
         return o;
     }
-    if let Some(o) = timeout_policy(ctx) {
+    let snap = ctx.observe(ctx.store.load());
+    if let Some(why) = snap.membership.reason() {
+        return Outcome::with(Status::ErrConfigured, why);
+    }
+    if let Some(o) = timeout_policy(ctx, &ctx.config.paths_for(&snap.node)) {
         return o;
     }
     Outcome::ok()

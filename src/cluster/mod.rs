@@ -1,8 +1,11 @@
 //! What the cluster knows: Pacemaker's view via crm_mon (`crm_mon`), and the peers'
 //! states the monitor judges sessions by.
 
+pub mod attrd;
+pub mod cib;
 pub mod corosync;
 pub mod crm_mon;
+pub mod crm_node;
 
 use serde::Serialize;
 

@@ -1,4 +1,13 @@
 //! Decisions as pure functions over plain data: no I/O, tested without processes.
+//!
+//! `assess` judges a `Snapshot` (the monitor table in `monitor`, the reconnect policy in
+//! `reconnect`); `verdict` holds the typed result and its two encodings (OCF exit code,
+//! health colour); `timeouts` and `timer_sources` are the timeout window's rules.
 
+pub mod assess;
 pub mod monitor;
+pub mod pool;
+pub mod reconnect;
 pub mod timeouts;
+pub mod timer_sources;
+pub mod verdict;

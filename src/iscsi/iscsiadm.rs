@@ -198,12 +198,17 @@ impl<'a> Iscsiadm<'a> {
             .map(drop)
     }
 
-    /// SendTargets discovery against one portal.
-    pub fn discover(&self, portal: &Portal, deadline: Deadline) -> Result<Vec<Discovered>, Error> {
+    /// Discovery against one portal (`kind`: sendtargets, or isns against an iSNS server).
+    pub fn discover(
+        &self,
+        kind: &str,
+        portal: &Portal,
+        deadline: Deadline,
+    ) -> Result<Vec<Discovered>, Error> {
         let p = portal.to_iscsiadm();
         let out = self.run(
             format!("discovery at {portal}"),
-            &["-m", "discovery", "-t", "sendtargets", "-p", &p],
+            &["-m", "discovery", "-t", kind, "-p", &p],
             deadline,
         )?;
         Ok(out.lines().filter_map(parse_discovered).collect())

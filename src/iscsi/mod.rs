@@ -3,5 +3,4 @@
 
 pub mod iscsiadm;
 pub mod sysfs;
-pub mod timers;
 pub mod udev;

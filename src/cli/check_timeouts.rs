@@ -1,67 +1,22 @@
-//! Subcommands for people: `check-timeouts`, `cluster`, `status`.
+//! `iscsi-mirror check-timeouts`: the timeout window of this host, each figure with its
+//! source, and timers that fit.
 
-use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::Parser;
 
-use crate::cluster::crm_mon::{self, ClusterView};
 use crate::deadline::Deadline;
 use crate::decide::timeouts::{self, Severity};
-use crate::iscsi::timers::Overrides;
-use crate::timeout_window::{self, Host, Report, WindowOverrides};
-
-pub mod status;
-
-pub const SUBCOMMANDS: &[&str] = &[
-    "check-timeouts",
-    "cluster",
-    "status",
-    "--help",
-    "-h",
-    "help",
-    "--version",
-    "-V",
-];
-
-/// `status` is both an OCF action and a subcommand: under Pacemaker (or ocf-tester) the
-/// OCF environment is present, at an admin's shell it is not.
-pub fn is_cli_invocation(first: &str) -> bool {
-    let ocf_env = std::env::var_os("OCF_ROOT").is_some()
-        || std::env::vars_os().any(|(k, _)| k.to_string_lossy().starts_with("OCF_RESKEY_"));
-    match first {
-        "status" => !ocf_env,
-        "--help" | "-h" | "help" => !ocf_env,
-        other => SUBCOMMANDS.contains(&other),
-    }
-}
+use crate::decide::timer_sources::Overrides;
+use crate::observe::window::{self, Host, Report, WindowOverrides};
 
 #[derive(Parser)]
 #[command(
-    name = "iscsi-mirror",
-    version,
-    about = "The ocf:san:iscsi-mirror resource agent and its admin tools.\n\nAs an OCF agent: iscsi-mirror {start|stop|monitor|status|meta-data|validate-all|methods|usage} with OCF_RESKEY_* parameters."
+    after_help = "Exit codes: 0 inside the window, 1 inside with warnings, 2 outside (errors), \
+64 usage error, 66 unreadable --corosync-conf/--iscsid-conf."
 )]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Check that the iSCSI timers notice a dead peer within the Corosync token window.
-    /// Exit 0: all inside; 1: warnings; 2: errors.
-    CheckTimeouts(CheckTimeouts),
-    /// The cluster as crm_mon shows it, parsed.
-    Cluster(ClusterArgs),
-    /// This node's mirror: each peer, its paths, their kernel state, the cluster's view,
-    /// and the verdict the monitor would give.
-    Status(status::StatusArgs),
-}
-
-#[derive(Parser)]
-struct CheckTimeouts {
+pub struct CheckTimeouts {
     /// Machine-readable output.
     #[arg(long)]
     json: bool,
@@ -83,8 +38,10 @@ struct CheckTimeouts {
     /// What if replacement_timeout were S seconds.
     #[arg(long, value_name = "S", allow_negative_numbers = true)]
     replacement_timeout: Option<i64>,
+    /// iscsiadm to list node records with.
     #[arg(long, default_value = "iscsiadm")]
     iscsiadm: String,
+    /// corosync-cmapctl to read the running token with.
     #[arg(long, default_value = "corosync-cmapctl")]
     corosync_cmapctl: String,
     /// Where sys/, dev/ and etc/ are (tests use a simulated host).
@@ -98,34 +55,7 @@ struct CheckTimeouts {
     iscsid_conf: Option<PathBuf>,
 }
 
-#[derive(Parser)]
-struct ClusterArgs {
-    #[arg(long)]
-    json: bool,
-    /// Parse a saved `crm_mon --output-as=xml` document instead of asking the cluster.
-    #[arg(long, value_name = "FILE")]
-    crm_mon_xml: Option<PathBuf>,
-    #[arg(long, default_value = "crm_mon")]
-    crm_mon: String,
-}
-
-pub fn run(args: &[OsString]) -> i32 {
-    crate::logging::init("cli", std::env::var("HA_debug").is_ok_and(|v| v == "1"));
-    let cli = match Cli::try_parse_from(args) {
-        Ok(c) => c,
-        Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() { 2 } else { 0 };
-        }
-    };
-    match cli.command {
-        Command::CheckTimeouts(a) => check_timeouts(a),
-        Command::Cluster(a) => cluster(a),
-        Command::Status(a) => status::run(a),
-    }
-}
-
-fn check_timeouts(a: CheckTimeouts) -> i32 {
+pub fn run(a: CheckTimeouts) -> i32 {
     let deadline = Deadline::after(Duration::from_secs(60));
     let mut host = Host::new(&a.iscsiadm, &a.host_root, &a.corosync_cmapctl);
     if let Some(p) = a.corosync_conf {
@@ -144,7 +74,7 @@ fn check_timeouts(a: CheckTimeouts) -> i32 {
         token: a.token_ms.map(|t| (t, "--token-ms")),
         consensus: a.consensus_ms.map(|c| (c, "--consensus-ms")),
     };
-    let report = timeout_window::inspect_host(&host, &window, &over, deadline);
+    let report = window::inspect_host(&host, &window, &over, deadline);
     let rec = timeouts::recommend(report.window.token_ms.value, report.window.consensus_ms.value);
     if a.json {
         let mut v = serde_json::to_value(&report).unwrap_or_default();
@@ -152,7 +82,7 @@ fn check_timeouts(a: CheckTimeouts) -> i32 {
         if a.recommend {
             v["recommendation"] = serde_json::to_value(rec).unwrap_or_default();
         }
-        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        super::print_json(v);
     } else {
         print_report(&report);
         if a.recommend {
@@ -233,60 +163,5 @@ fn plural(n: usize) -> &'static str {
         ""
     } else {
         "s"
-    }
-}
-
-fn cluster(a: ClusterArgs) -> i32 {
-    let view: ClusterView = match &a.crm_mon_xml {
-        Some(path) => match std::fs::read_to_string(path) {
-            Ok(text) => crm_mon::parse(&text),
-            Err(e) => {
-                eprintln!("iscsi-mirror: cannot read {}: {e}", path.display());
-                return 2;
-            }
-        },
-        None => crm_mon::query(&a.crm_mon, None, Deadline::after(Duration::from_secs(20))),
-    };
-    if a.json {
-        println!("{}", serde_json::to_string_pretty(&view).unwrap_or_default());
-    } else if !view.known {
-        println!("cluster state unknown: {}", view.reason.as_deref().unwrap_or(""));
-    } else {
-        println!(
-            "DC: {}   quorum: {}",
-            view.dc.as_deref().unwrap_or("none"),
-            match view.quorate {
-                Some(true) => "yes",
-                Some(false) => "NO",
-                None => "unknown",
-            }
-        );
-        for n in &view.nodes {
-            println!("  {:<20} {}", n.name, n.peer_state().describe());
-        }
-        for r in view
-            .resources
-            .iter()
-            .filter(|r| r.agent == "ocf:san:iscsi-mirror")
-        {
-            println!(
-                "  resource {} ({}): {} on {}",
-                r.id,
-                r.clone.as_deref().unwrap_or("-"),
-                r.role,
-                r.nodes.join(",")
-            );
-        }
-        for f in &view.failures {
-            println!(
-                "  failure {} on {}: {} {}",
-                f.op_key, f.node, f.exitstatus, f.exitreason
-            );
-        }
-    }
-    if view.known {
-        0
-    } else {
-        1
     }
 }

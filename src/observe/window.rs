@@ -10,9 +10,9 @@ use serde::Serialize;
 use crate::cluster::corosync::{self, Sources};
 use crate::deadline::Deadline;
 use crate::decide::timeouts::{self, Finding, Severity, Timers, Window};
+use crate::decide::timer_sources::{self as timers, Inputs, Overrides};
 use crate::iscsi::iscsiadm::Iscsiadm;
 use crate::iscsi::sysfs::{Session, Sysfs};
-use crate::iscsi::timers::{self, Inputs, Overrides};
 use crate::target::{Iqn, Path, Portal};
 
 #[derive(Debug, Clone, Serialize)]

@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use crate::deadline::Deadline;
-use crate::iscsi::sysfs::Session;
 use crate::process::{self, RunError};
+use crate::tools::{Tools, ZPOOL};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Vdev {
@@ -66,21 +66,6 @@ fn indent_width(line: &str) -> usize {
     line[..indent].replace('\t', "        ").len()
 }
 
-/// Whether a vdev rides on one of these sessions: its device is one of their disks, or a
-/// by-path name of their target.
-pub fn rides_on(vdev: &str, sessions: &[&Session]) -> bool {
-    let base = vdev.rsplit('/').next().unwrap_or(vdev);
-    sessions.iter().any(|s| {
-        base.contains(&format!("-iscsi-{}-lun-", s.target))
-            || s.disks.iter().filter_map(|d| d.block.as_deref()).any(|b| {
-                base == b
-                    || base
-                        .strip_prefix(b)
-                        .is_some_and(|rest| rest.chars().all(|c| c.is_ascii_digit()))
-            })
-    })
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reading {
     Status(PoolStatus),
@@ -90,9 +75,9 @@ pub enum Reading {
     Unknown(String),
 }
 
-pub fn read(pool: &str, deadline: Deadline) -> Reading {
+pub fn read(tools: &Tools, pool: &str, deadline: Deadline) -> Reading {
     match process::run(
-        "zpool",
+        &tools.program(&ZPOOL),
         &["status", "-P", pool],
         deadline.capped(Duration::from_secs(10)),
     ) {
@@ -111,43 +96,16 @@ pub fn read(pool: &str, deadline: Deadline) -> Reading {
     }
 }
 
-/// Remote vdevs that are not ONLINE although their sessions are up: ZFS needs an admin
-/// (or autoreplace) to bring them back; the mirror is not whole until it does.
-pub fn stuck_remote_vdevs<'a>(status: &'a PoolStatus, sessions: &[&Session]) -> Vec<&'a Vdev> {
-    status
-        .vdevs
-        .iter()
-        .filter(|v| v.state != "ONLINE" && rides_on(&v.name, sessions))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::iscsi::sysfs::{Disk, SessionState};
 
-    fn recorded() -> String {
+    pub fn recorded() -> String {
         std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/tests/fixtures/iscsi/recorded/zfs-mirror-fault.txt"
         ))
         .unwrap()
-    }
-
-    fn session_with_sda() -> Session {
-        Session {
-            sid: 2,
-            target: "iqn.2024-01.lab.local:vm.disk1".into(),
-            state: SessionState::LoggedIn,
-            recovery_tmo: Some(8),
-            connections: vec![],
-            disks: vec![Disk {
-                hctl: "2:0:0:0".into(),
-                lun: 0,
-                block: Some("sda".into()),
-                state: "running".into(),
-            }],
-        }
     }
 
     #[test]
@@ -170,26 +128,6 @@ mod tests {
                 ("sda", "FAULTED", 2)
             ]
         );
-        let session = session_with_sda();
-        let stuck = stuck_remote_vdevs(&s, &[&session]);
-        assert_eq!(stuck.len(), 1);
-        assert_eq!(stuck[0].name, "sda");
-        // After `zpool online`: all ONLINE.
-        let back = text.split("--- session back").nth(1).unwrap();
-        assert!(stuck_remote_vdevs(&parse_status(back).unwrap(), &[&session]).is_empty());
-    }
-
-    #[test]
-    fn remote_vdevs_by_device_or_by_path_name() {
-        let s = session_with_sda();
-        assert!(rides_on("/dev/sda", &[&s]));
-        assert!(rides_on("sda1", &[&s]));
-        assert!(!rides_on("sdaa", &[&s]));
-        assert!(rides_on(
-            "/dev/disk/by-path/ip-127.0.0.1:3260-iscsi-iqn.2024-01.lab.local:vm.disk1-lun-0-part1",
-            &[&s]
-        ));
-        assert!(!rides_on("/dev/loop0", &[&s]));
         assert!(parse_status("garbage").is_none());
     }
 }

@@ -1,0 +1,96 @@
+//! The only module that writes node attributes: the transient mirror health through
+//! `attrd_updater`, and the permanent outdated mark through `crm_attribute`.
+
+use std::time::Duration;
+
+use crate::deadline::Deadline;
+use crate::process::{self, Output, RunError};
+use crate::tools::{Tools, ATTRD_UPDATER, CRM_ATTRIBUTE};
+
+/// Pacemaker's node-health convention: `#health-*` attributes of green, yellow or red.
+pub const HEALTH: &str = "#health-iscsi-mirror";
+/// Permanent: this node's half of the mirror missed writes; the pool must not start here.
+pub const OUTDATED: &str = "iscsi-mirror-outdated";
+/// Permanent, beside the mark: when and by whom it was set (for the override's message).
+pub const OUTDATED_SINCE: &str = "iscsi-mirror-outdated-since";
+pub const OUTDATED_BY: &str = "iscsi-mirror-outdated-by";
+
+fn checked(what: &str, r: Result<Output, RunError>) -> Result<(), String> {
+    match r {
+        Ok(o) if o.success() => Ok(()),
+        Ok(o) => Err(format!(
+            "{what} exited {}: {}",
+            o.code.map_or("on a signal".to_string(), |c| c.to_string()),
+            o.stderr.trim()
+        )),
+        Err(e) => Err(format!("{what}: {e}")),
+    }
+}
+
+pub fn set_health(tools: &Tools, node: &str, colour: &str, deadline: Deadline) -> Result<(), String> {
+    checked(
+        "attrd_updater",
+        process::run(
+            &tools.program(&ATTRD_UPDATER),
+            &["-n", HEALTH, "-N", node, "-U", colour],
+            deadline.capped(Duration::from_secs(5)),
+        ),
+    )
+}
+
+pub fn clear_health(tools: &Tools, node: &str, deadline: Deadline) -> Result<(), String> {
+    checked(
+        "attrd_updater -D",
+        process::run(
+            &tools.program(&ATTRD_UPDATER),
+            &["-n", HEALTH, "-N", node, "-D"],
+            deadline.capped(Duration::from_secs(5)),
+        ),
+    )
+}
+
+/// Sets a permanent node attribute (CIB nodes section: survives restarts of the node).
+pub fn set_permanent(
+    tools: &Tools,
+    node: &str,
+    name: &str,
+    value: &str,
+    deadline: Deadline,
+) -> Result<(), String> {
+    checked(
+        "crm_attribute",
+        process::run(
+            &tools.program(&CRM_ATTRIBUTE),
+            &[
+                "--node",
+                node,
+                "--name",
+                name,
+                "--update",
+                value,
+                "--lifetime",
+                "forever",
+            ],
+            deadline.capped(Duration::from_secs(10)),
+        ),
+    )
+}
+
+pub fn delete_permanent(tools: &Tools, node: &str, name: &str, deadline: Deadline) -> Result<(), String> {
+    checked(
+        "crm_attribute --delete",
+        process::run(
+            &tools.program(&CRM_ATTRIBUTE),
+            &[
+                "--node",
+                node,
+                "--name",
+                name,
+                "--delete",
+                "--lifetime",
+                "forever",
+            ],
+            deadline.capped(Duration::from_secs(10)),
+        ),
+    )
+}

@@ -1,0 +1,3 @@
+//! Renderings of a snapshot and its assessment: `status` for people and tools.
+
+pub mod status;
