@@ -245,7 +245,7 @@ fn cluster(a: ClusterArgs) -> i32 {
                 return 2;
             }
         },
-        None => crm_mon::query(&a.crm_mon, None, Deadline::after(Duration::from_secs(20))),
+        None => crm_mon::query(&a.crm_mon, Deadline::after(Duration::from_secs(20))),
     };
     if a.json {
         println!("{}", serde_json::to_string_pretty(&view).unwrap_or_default());

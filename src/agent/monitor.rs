@@ -99,7 +99,6 @@ pub fn monitor(ctx: &Ctx) -> Outcome {
 
     let cluster = crm_mon::query(
         &ctx.config.crm_mon,
-        ctx.env.param("crm_feature_set"),
         ctx.deadline
             .reserving(Duration::from_secs(3))
             .capped(Duration::from_secs(10)),

@@ -216,7 +216,7 @@ pub fn run(a: StatusArgs) -> i32 {
     });
     let cluster: ClusterView = match &a.crm_mon_xml {
         Some(p) => crm_mon::parse(&std::fs::read_to_string(p).unwrap_or_default()),
-        None => crm_mon::query(&config.crm_mon, None, deadline.capped(Duration::from_secs(10))),
+        None => crm_mon::query(&config.crm_mon, deadline.capped(Duration::from_secs(10))),
     };
     let sessions = Sysfs::new(&config.host_root).sessions();
     let mut legs = Vec::new();
