@@ -110,7 +110,7 @@ struct ClusterArgs {
 }
 
 pub fn run(args: &[OsString]) -> i32 {
-    crate::logging::init("cli", std::env::var("HA_debug").is_ok_and(|v| v == "1"));
+    crate::logging::init("cli", crate::ocf::Env::from_process().debug());
     let cli = match Cli::try_parse_from(args) {
         Ok(c) => c,
         Err(e) => {
