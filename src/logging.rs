@@ -1,6 +1,6 @@
 //! Logging as ocf_log does it: syslog when not on a terminal, stderr on one; debug with
-//! HA_debug=1. Off a terminal, messages also go to stderr, where pacemaker-execd records
-//! them in pacemaker.log beside the operation.
+//! PCMK_debug or HA_debug (`ocf::Env::debug`). Off a terminal, messages also go to stderr,
+//! where pacemaker-execd records them in pacemaker.log beside the operation.
 
 use std::ffi::CString;
 use std::fmt::Write as _;

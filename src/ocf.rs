@@ -153,8 +153,24 @@ impl Env {
             .unwrap_or("/run/resource-agents")
     }
 
+    /// Debug logging, as Pacemaker's own `pcmk__env_option_enabled` reads it (lib/common/options.c):
+    /// `PCMK_debug`, else the older `HA_debug` (resource-agents' ocf_log reads only that one);
+    /// a boolean (yes/true/on/y/1), or a comma-separated list of daemons naming the executor.
+    /// pacemakerd sets both names from corosync's `logging.debug` only when neither is
+    /// configured, so an administrator's `PCMK_debug` (Pacemaker 3.0's sysconfig spelling)
+    /// reaches agents without an `HA_debug`.
     pub fn debug(&self) -> bool {
-        matches!(self.get("HA_debug"), Some("1") | Some("yes") | Some("true"))
+        let Some(value) = self.get("PCMK_debug").or_else(|| self.get("HA_debug")) else {
+            return false;
+        };
+        let v = value.trim().to_ascii_lowercase();
+        match v.as_str() {
+            "true" | "on" | "yes" | "y" | "1" => true,
+            "false" | "off" | "no" | "n" | "0" => false,
+            list => list
+                .split(',')
+                .any(|d| matches!(d.trim(), "pacemaker-execd" | "pacemaker-remoted")),
+        }
     }
 
     pub fn is_clone(&self) -> bool {
@@ -212,5 +228,23 @@ mod tests {
         let fitted = super::fit_exit_reason(&long);
         assert!(fitted.len() <= super::EXIT_REASON_MAX && fitted.ends_with("..."));
         assert_eq!(super::fit_exit_reason("a\nb"), "a b");
+    }
+
+    #[test]
+    fn debug_as_pacemaker_reads_it() {
+        let env = |pairs: &[(&str, &str)]| super::Env::from_pairs(pairs.iter().copied());
+        assert!(!env(&[]).debug());
+        assert!(env(&[("HA_debug", "1")]).debug());
+        assert!(
+            env(&[("PCMK_debug", "yes")]).debug(),
+            "PCMK_debug without HA_debug"
+        );
+        assert!(env(&[("PCMK_debug", "pacemaker-controld,pacemaker-execd")]).debug());
+        assert!(!env(&[("PCMK_debug", "pacemaker-controld")]).debug());
+        assert!(
+            !env(&[("PCMK_debug", "0"), ("HA_debug", "1")]).debug(),
+            "PCMK_ first"
+        );
+        assert!(!env(&[("HA_debug", "0")]).debug());
     }
 }

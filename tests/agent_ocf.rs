@@ -732,6 +732,9 @@ fn a_healthy_monitor_runs_no_program_and_a_degraded_one_asks_the_cluster() {
     std::fs::set_permissions(&double, std::fs::Permissions::from_mode(0o755)).unwrap();
     let mut a = single(&sim, &portal);
     a.param("crm_mon", double.to_str().unwrap());
+    // The DC's feature set (a 2.0.0-2.0.2 DC while the cluster is upgraded to Pacemaker 3.0)
+    // says nothing about this node's crm_mon: --as-xml must not follow from it.
+    a.param("crm_feature_set", "3.1.0");
     a.start().expect(0);
     let calls = sim.invocations().len();
     for _ in 0..3 {
@@ -742,9 +745,9 @@ fn a_healthy_monitor_runs_no_program_and_a_degraded_one_asks_the_cluster() {
     portal.cut();
     sim.set_session_state(sim.sessions()[0].sid, "FAILED").unwrap();
     a.monitor().expect(190);
-    assert!(std::fs::read_to_string(&marker)
-        .unwrap()
-        .contains("--output-as=xml"));
+    let ran = std::fs::read_to_string(&marker).unwrap();
+    assert!(ran.contains("--output-as=xml"), "{ran}");
+    assert!(!ran.contains("--as-xml"), "{ran}");
     a.stop().expect(0);
 }
 

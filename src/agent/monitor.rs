@@ -71,12 +71,7 @@ fn judge_and_repair_legs(ctx: &Ctx, snap: &mut Snapshot, probe: bool, may_repair
             wait_for_kernel_recovery(ctx, snap);
         }
         if assess::needs_cluster(snap, probe) {
-            observe::cluster(
-                snap,
-                &ctx.tools,
-                ctx.env.param("crm_feature_set"),
-                ctx.deadline.reserving(Duration::from_secs(3)),
-            );
+            observe::cluster(snap, &ctx.tools, ctx.deadline.reserving(Duration::from_secs(3)));
         }
     }
     let mut a = assess::assess(snap, probe);
@@ -174,12 +169,7 @@ pub fn status(ctx: &Ctx) -> Outcome {
         }
     }
     if assess::needs_cluster(&snap, false) {
-        observe::cluster(
-            &mut snap,
-            &ctx.tools,
-            ctx.env.param("crm_feature_set"),
-            ctx.deadline,
-        );
+        observe::cluster(&mut snap, &ctx.tools, ctx.deadline);
         let need = assess::reachability_needed(&assess::legs(&snap));
         observe::reachability(&mut snap, &need, ctx.deadline);
     }

@@ -34,7 +34,7 @@ pub fn run(a: ClusterArgs) -> i32 {
                 return super::exit::INPUT;
             }
         },
-        None => crm_mon::query(&a.crm_mon, None, Deadline::after(Duration::from_secs(20))),
+        None => crm_mon::query(&a.crm_mon, Deadline::after(Duration::from_secs(20))),
     };
     if a.json {
         super::print_json(serde_json::to_value(&view).unwrap_or_default());

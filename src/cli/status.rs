@@ -182,7 +182,7 @@ pub fn run(a: StatusArgs) -> i32 {
             Ok(t) => crm_mon::parse(&t),
             Err(code) => return code,
         },
-        None => crm_mon::query(&tools.crm_mon, None, deadline.capped(Duration::from_secs(10))),
+        None => crm_mon::query(&tools.crm_mon, deadline.capped(Duration::from_secs(10))),
     });
     if snap.state == Loaded::Absent {
         // No state file here (another HA_RSCTMP?): the cluster's word on where it runs.

@@ -1,5 +1,13 @@
 //! `crm_mon` XML: run under a deadline and parsed into a struct per element
-//! (Pacemaker 2.0.3+ `--output-as=xml`, and the legacy `--as-xml` form).
+//! (Pacemaker 2.0.3+ `--output-as=xml`, and the legacy `--as-xml` form), as Pacemaker 2.1
+//! and 3.0 write it. What 3.0 changed in what is read here (xml/api of Pacemaker-3.0.x):
+//! `<cluster_options fencing-enabled fencing-timeout-ms>` beside the deprecated
+//! `stonith-enabled stonith-timeout-ms` (3.0.2, crm_mon-2.42.rng); `<resource removed>` beside
+//! the deprecated `orphaned` (3.0.2, resources-2.41.rng); `<failure>` `exitstatus` and
+//! `status` spelled by crm_exit_str / pcmk_exec_status_str ("Error occurred", "Done" where
+//! 2.1 wrote "error", "complete"; 3.0.0). Read as well: `<crm-mon-disconnected>` as the only
+//! content (Pacemaker 2.1.6 on, crm_mon-2.26.rng), `<stack pacemakerd-state>`, a lone
+//! `<pacemakerd state>`, a failure named by `id` when its operation has no key (failure-2.8.rng).
 
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
@@ -9,6 +17,7 @@ use super::PeerState;
 use crate::deadline::Deadline;
 use crate::process;
 
+/// `<nodes><node>`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Node {
     pub name: String,
@@ -24,6 +33,10 @@ pub struct Node {
     pub is_dc: bool,
     #[serde(rename = "type")]
     pub node_type: String,
+    /// `red`, `yellow` or `green` (node health attributes).
+    pub health: Option<String>,
+    /// The node's controller feature set, as the node reported it.
+    pub feature_set: Option<String>,
 }
 
 impl Node {
@@ -47,29 +60,56 @@ impl Node {
     }
 }
 
-/// One resource instance (a primitive, possibly inside a clone or group).
+/// One resource instance (a primitive, possibly inside a clone, group or bundle).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Resource {
     pub id: String,
     pub agent: String,
     pub clone: Option<String>,
+    pub group: Option<String>,
+    pub bundle: Option<String>,
     pub role: String,
+    pub target_role: Option<String>,
     pub active: bool,
     pub failed: bool,
     pub managed: bool,
-    /// `orphaned` in Pacemaker 2.x, `removed` from 3.0 on.
+    pub blocked: bool,
+    pub maintenance: bool,
+    pub failure_ignored: bool,
+    /// `orphaned` in Pacemaker 2.x and 3.0.0-3.0.1, `removed` from 3.0.2 on (which wins).
     pub removed: bool,
     pub nodes: Vec<String>,
 }
 
+/// `<failures><failure>`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Failure {
+    /// `op_key`, or `id` when the operation had no key.
     pub op_key: String,
     pub node: String,
+    /// Text for `exitcode`: its spelling changed in 3.0 ("Error occurred" for 2.1's "error").
     pub exitstatus: String,
     pub exitreason: String,
     pub exitcode: Option<i32>,
+    pub call: Option<i64>,
+    /// Execution status: "Done" from 3.0 on, "complete" before.
+    pub status: String,
     pub task: String,
+    pub interval_ms: Option<u64>,
+}
+
+/// `<summary><cluster_options>`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ClusterOptions {
+    /// `fencing-enabled` (Pacemaker 3.0.2 on), else `stonith-enabled`.
+    pub fencing_enabled: Option<bool>,
+    /// `fencing-timeout-ms` (3.0.2 on), else `stonith-timeout-ms`.
+    pub fencing_timeout_ms: Option<u64>,
+    pub symmetric_cluster: Option<bool>,
+    pub no_quorum_policy: Option<String>,
+    pub maintenance_mode: bool,
+    pub stop_all_resources: bool,
+    pub priority_fencing_delay_ms: Option<u64>,
 }
 
 /// The cluster as crm_mon showed it, or why it could not be known.
@@ -80,6 +120,15 @@ pub struct ClusterView {
     pub reason: Option<String>,
     pub dc: Option<String>,
     pub quorate: Option<bool>,
+    /// The DC's Pacemaker version, when crm_mon gave one.
+    pub dc_version: Option<String>,
+    /// Nodes with different feature sets (a rolling upgrade in progress).
+    pub mixed_version: Option<bool>,
+    /// `<stack type>`, e.g. `corosync`.
+    pub stack: Option<String>,
+    /// pacemakerd's state (`<stack pacemakerd-state>`, or a lone `<pacemakerd state>`).
+    pub pacemakerd_state: Option<String>,
+    pub cluster_options: Option<ClusterOptions>,
     pub nodes: Vec<Node>,
     pub resources: Vec<Resource>,
     pub failures: Vec<Failure>,
@@ -111,6 +160,10 @@ fn truthy(v: &str) -> bool {
     matches!(v, "true" | "1" | "yes")
 }
 
+fn non_empty(v: &str) -> Option<String> {
+    (!v.is_empty()).then(|| v.to_string())
+}
+
 fn attrs(e: &BytesStart) -> Vec<(String, String)> {
     e.attributes()
         .flatten()
@@ -138,47 +191,104 @@ fn node_from(attrs: &[(String, String)]) -> Node {
             "expected_up" => n.expected_up = truthy(v),
             "is_dc" => n.is_dc = truthy(v),
             "type" => n.node_type = v.clone(),
+            "health" => n.health = non_empty(v),
+            "feature_set" => n.feature_set = non_empty(v),
             _ => {}
         }
     }
     n
 }
 
-fn resource_from(attrs: &[(String, String)], clone: Option<String>) -> Resource {
+/// The clone, group and bundle a resource sits in (innermost of each kind).
+#[derive(Default)]
+struct Containers(Vec<(String, String)>);
+
+impl Containers {
+    fn innermost(&self, kind: &str) -> Option<String> {
+        self.0
+            .iter()
+            .rev()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, id)| id.clone())
+    }
+}
+
+fn resource_from(attrs: &[(String, String)], within: &Containers) -> Resource {
     let mut r = Resource {
-        clone,
+        clone: within.innermost("clone"),
+        group: within.innermost("group"),
+        bundle: within.innermost("bundle"),
         managed: true,
         ..Default::default()
     };
+    let mut removed = None;
     for (k, v) in attrs {
         match k.as_str() {
             "id" => r.id = v.clone(),
             "resource_agent" => r.agent = v.clone(),
             "role" => r.role = v.clone(),
+            "target_role" => r.target_role = non_empty(v),
             "active" => r.active = truthy(v),
             "failed" => r.failed = truthy(v),
             "managed" => r.managed = truthy(v),
-            "orphaned" | "removed" => r.removed = truthy(v),
+            "blocked" => r.blocked = truthy(v),
+            "maintenance" => r.maintenance = truthy(v),
+            "failure_ignored" => r.failure_ignored = truthy(v),
+            "removed" => removed = Some(truthy(v)),
+            "orphaned" => r.removed = truthy(v),
             _ => {}
         }
+    }
+    if let Some(removed) = removed {
+        r.removed = removed;
     }
     r
 }
 
 fn failure_from(attrs: &[(String, String)]) -> Failure {
     let mut f = Failure::default();
+    let mut id = String::new();
     for (k, v) in attrs {
         match k.as_str() {
             "op_key" => f.op_key = v.clone(),
+            "id" => id = v.clone(),
             "node" => f.node = v.clone(),
             "exitstatus" => f.exitstatus = v.clone(),
             "exitreason" => f.exitreason = v.clone(),
             "exitcode" => f.exitcode = v.parse().ok(),
+            "call" => f.call = v.parse().ok(),
+            "status" => f.status = v.clone(),
             "task" => f.task = v.clone(),
+            "interval" => f.interval_ms = v.parse().ok(),
             _ => {}
         }
     }
+    if f.op_key.is_empty() {
+        f.op_key = id;
+    }
     f
+}
+
+fn options_from(attrs: &[(String, String)]) -> ClusterOptions {
+    let mut o = ClusterOptions::default();
+    let (mut stonith_enabled, mut stonith_timeout) = (None, None);
+    for (k, v) in attrs {
+        match k.as_str() {
+            "fencing-enabled" => o.fencing_enabled = Some(truthy(v)),
+            "stonith-enabled" => stonith_enabled = Some(truthy(v)),
+            "fencing-timeout-ms" => o.fencing_timeout_ms = v.parse().ok(),
+            "stonith-timeout-ms" => stonith_timeout = v.parse().ok(),
+            "symmetric-cluster" => o.symmetric_cluster = Some(truthy(v)),
+            "no-quorum-policy" => o.no_quorum_policy = non_empty(v),
+            "maintenance-mode" => o.maintenance_mode = truthy(v),
+            "stop-all-resources" => o.stop_all_resources = truthy(v),
+            "priority-fencing-delay-ms" => o.priority_fencing_delay_ms = v.parse().ok(),
+            _ => {}
+        }
+    }
+    o.fencing_enabled = o.fencing_enabled.or(stonith_enabled);
+    o.fencing_timeout_ms = o.fencing_timeout_ms.or(stonith_timeout);
+    o
 }
 
 /// Parses a crm_mon XML document. A document without summary or nodes, or with errors,
@@ -190,7 +300,8 @@ pub fn parse(xml: &str) -> ClusterView {
     let (mut root, mut summary, mut nodes_seen) = (None::<String>, false, false);
     let mut errors: Vec<String> = Vec::new();
     let mut status: Option<(i32, String)> = None;
-    let mut clone: Option<String> = None;
+    let mut disconnected: Option<String> = None;
+    let mut within = Containers::default();
     let mut in_error = false;
     loop {
         let ev = match reader.read_event() {
@@ -203,7 +314,9 @@ pub fn parse(xml: &str) -> ClusterView {
             Event::End(_) => {
                 if let Some(name) = stack.pop() {
                     match name.as_str() {
-                        "clone" => clone = None,
+                        "clone" | "group" | "bundle" => {
+                            within.0.pop();
+                        }
                         "error" => in_error = false,
                         _ => {}
                     }
@@ -227,17 +340,36 @@ pub fn parse(xml: &str) -> ClusterView {
         match (parent, name.as_str()) {
             ("", r) => root = Some(r.to_string()),
             (_, "summary") if stack.len() == 1 => summary = true,
+            ("summary", "stack") => {
+                view.stack = get("type");
+                if let Some(state) = get("pacemakerd-state") {
+                    view.pacemakerd_state = Some(state);
+                }
+            }
             ("summary", "current_dc") => {
                 if get("present").as_deref().is_some_and(truthy) {
                     view.dc = get("name");
+                    view.dc_version = get("version").and_then(|v| non_empty(&v));
                 }
                 view.quorate = get("with_quorum").map(|v| truthy(&v));
+                view.mixed_version = get("mixed_version").map(|v| truthy(&v));
+            }
+            ("summary", "cluster_options") => view.cluster_options = Some(options_from(&a)),
+            (_, "pacemakerd") if stack.len() == 1 => view.pacemakerd_state = get("state"),
+            (_, "crm-mon-disconnected") if stack.len() == 1 => {
+                let mut why = get("description").unwrap_or_else(|| "disconnected".to_string());
+                if let Some(state) = get("pacemakerd-state") {
+                    why.push_str(&format!(" (pacemakerd {state})"));
+                }
+                disconnected = Some(why);
             }
             (_, "nodes") if stack.len() == 1 => nodes_seen = true,
             ("nodes", "node") if stack.len() == 2 => view.nodes.push(node_from(&a)),
-            (_, "clone") => clone = get("id"),
+            (_, "clone" | "group" | "bundle") if !empty => {
+                within.0.push((name.clone(), get("id").unwrap_or_default()));
+            }
             (_, "resource") if stack.iter().any(|s| s == "resources") => {
-                view.resources.push(resource_from(&a, clone.clone()))
+                view.resources.push(resource_from(&a, &within))
             }
             ("resource", "node") if stack.iter().any(|s| s == "resources") => {
                 if let (Some(r), Some(n)) = (view.resources.last_mut(), get("name")) {
@@ -281,28 +413,47 @@ pub fn parse(xml: &str) -> ClusterView {
     if !errors.is_empty() {
         return ClusterView::unknown(format!("crm_mon reported: {}", errors.join("; ")));
     }
-    if !summary || !nodes_seen || view.nodes.is_empty() {
-        return ClusterView::unknown("crm_mon output has no summary or no nodes");
+    if let Some(why) = disconnected {
+        return ClusterView::unknown(format!("crm_mon is not connected to the cluster: {why}"));
+    }
+    if !summary {
+        return ClusterView::unknown(match &view.pacemakerd_state {
+            Some(state) => format!("crm_mon output has no summary: pacemakerd is {state}"),
+            None => "crm_mon output has no summary".to_string(),
+        });
+    }
+    if !nodes_seen {
+        return ClusterView::unknown("crm_mon output has no <nodes> section");
+    }
+    if view.nodes.is_empty() {
+        return ClusterView::unknown("crm_mon listed no nodes");
     }
     view.known = true;
     view
 }
 
-/// `--output-as=xml` came with Pacemaker 2.0.3 (feature set 3.2.0); older ones speak `--as-xml`.
-pub fn uses_legacy_xml(crm_feature_set: Option<&str>) -> bool {
-    let Some(v) = crm_feature_set else { return false };
-    let parts: Vec<u32> = v.split('.').filter_map(|p| p.parse().ok()).collect();
-    parts.as_slice() < [3, 2, 0].as_slice()
+/// CRM_EX_USAGE: what crm_mon before Pacemaker 2.0.3 exits with on the unknown
+/// `--output-as` (tools/crm_mon.c of 2.0.2: `++argerr`, then `clean_up(CRM_EX_USAGE)`).
+const CRM_EX_USAGE: i32 = 64;
+
+/// Whether `crm_mon -1 --output-as=xml` was refused as a usage error (exit 64, no XML) the way
+/// crm_mon before 2.0.3 refuses it; only then is the legacy `--as-xml` worth a try. The local
+/// crm_mon decides, not the DC's feature set (`OCF_RESKEY_crm_feature_set` is the DC's: during
+/// a rolling upgrade a 3.0 node can run under an older DC), so `--as-xml` (deprecated since
+/// 2.0.3, hidden in 3.0.2, kept only for resource-agents < 4.15) is never chosen where
+/// `--output-as=xml` works, as on every 3.0 node.
+pub fn refused_as_usage_error(out: &process::Output) -> bool {
+    out.code == Some(CRM_EX_USAGE) && !out.stdout.trim_start().starts_with('<')
 }
 
-/// Runs crm_mon once and parses what it printed, whatever its exit code.
-pub fn query(program: &str, crm_feature_set: Option<&str>, deadline: Deadline) -> ClusterView {
-    let args: &[&str] = if uses_legacy_xml(crm_feature_set) {
-        &["-1", "--as-xml"]
-    } else {
-        &["-1", "--output-as=xml"]
-    };
-    match process::run(program, args, deadline) {
+/// Runs crm_mon once (`--output-as=xml`; `--as-xml` only if that option is refused) and
+/// parses what it printed, whatever its exit code.
+pub fn query(program: &str, deadline: Deadline) -> ClusterView {
+    let mut out = process::run(program, &["-1", "--output-as=xml"], deadline);
+    if out.as_ref().is_ok_and(refused_as_usage_error) {
+        out = process::run(program, &["-1", "--as-xml"], deadline);
+    }
+    match out {
         Ok(out) => {
             let view = parse(&out.stdout);
             if !view.known && out.stdout.trim().is_empty() {
@@ -383,11 +534,16 @@ mod tests {
     }
 
     #[test]
-    fn legacy_selection() {
-        assert!(!uses_legacy_xml(None));
-        assert!(!uses_legacy_xml(Some("3.16.2")));
-        assert!(!uses_legacy_xml(Some("3.2.0")));
-        assert!(uses_legacy_xml(Some("3.1.0")));
-        assert!(uses_legacy_xml(Some("3.0.14")));
+    fn only_a_usage_error_without_xml_asks_for_the_legacy_form() {
+        let out = |code, stdout: &str| process::Output {
+            code: Some(code),
+            stdout: stdout.to_string(),
+            stderr: String::new(),
+        };
+        assert!(refused_as_usage_error(&out(64, "")));
+        assert!(!refused_as_usage_error(&out(0, TWO)));
+        assert!(!refused_as_usage_error(&out(64, TWO)));
+        assert!(!refused_as_usage_error(&out(102, "")));
+        assert!(!refused_as_usage_error(&out(1, "")));
     }
 }

@@ -124,13 +124,9 @@ pub fn refresh_legs(snap: &mut Snapshot, config: &Config, sysfs: &Sysfs) {
 }
 
 /// The cluster's view, asked once.
-pub fn cluster(snap: &mut Snapshot, tools: &Tools, crm_feature_set: Option<&str>, deadline: Deadline) {
+pub fn cluster(snap: &mut Snapshot, tools: &Tools, deadline: Deadline) {
     if snap.cluster.is_none() {
-        let view = crm_mon::query(
-            &tools.crm_mon,
-            crm_feature_set,
-            deadline.capped(Duration::from_secs(10)),
-        );
+        let view = crm_mon::query(&tools.crm_mon, deadline.capped(Duration::from_secs(10)));
         if !view.known {
             tracing::info!(
                 "cluster state unknown ({}): judging the sessions by themselves and by reachability",
