@@ -30,8 +30,8 @@ pub fn reconnect(
     for &i in paths {
         let Some(facts) = leg.paths.get(i) else { continue };
         let path = &facts.path;
-        // Time to probe, log in (the kernel's login_timeout bounds it) and judge after.
-        let budget = ctx.deadline.reserving(Duration::from_secs(4));
+        // What is left after this: a moment to see the session in sysfs and to report.
+        let budget = ctx.deadline.reserving(Duration::from_millis(1500));
         let backoff = state.record_mut(path).backoff.clone();
         let budget_ms = budget.remaining().as_millis() as u64 / 2;
         let plan = reconnect::plan(
@@ -107,6 +107,12 @@ pub fn reconnect(
                         why,
                         fatal: is_fatal(&e.kind),
                         failing_for_s: now_s.saturating_sub(since),
+                        attempt: record.backoff.failures,
+                        next_in_s: (record
+                            .backoff
+                            .next_attempt_ms
+                            .saturating_sub(crate::observe::now_ms()))
+                        .div_ceil(1000),
                     },
                 ));
             }

@@ -59,11 +59,11 @@ impl Membership {
         match self {
             Membership::Member => None,
             Membership::NotListed { node, listed } => Some(format!(
-                "this node is '{node}' but peers lists {}: name every storage node by its cluster name (crm_node -n)",
+                "this node is '{node}', not in peers ({}): name nodes as crm_node -n does",
                 listed.join(", ")
             )),
             Membership::IsPeerNode { node } => Some(format!(
-                "this node '{node}' is the peer_node that serves the target: it would log in to itself"
+                "this node '{node}' is peer_node, which serves the target: it would log in to itself"
             )),
         }
     }

@@ -117,6 +117,9 @@ pub enum Try {
         fatal: bool,
         /// Since when logins of this path have been failing.
         failing_for_s: u64,
+        /// Failed attempts in a row, and when the back-off allows the next.
+        attempt: u32,
+        next_in_s: u64,
     },
     /// The kernel holds a session (FAILED/FREE) and is recovering it itself.
     KernelRecovering { for_s: u64 },
@@ -144,6 +147,8 @@ pub fn judge_after_reconnect(leg: &LegView, tries: &[(usize, Try)]) -> Verdict {
                 why,
                 fatal,
                 failing_for_s,
+                attempt,
+                next_in_s,
             } => {
                 if *fatal || *failing_for_s >= RECONNECT_GRACE_S {
                     failed.push(why.clone());
@@ -151,8 +156,8 @@ pub fn judge_after_reconnect(leg: &LegView, tries: &[(usize, Try)]) -> Verdict {
                     waiting.push(Reason::BackingOff {
                         leg: leg.label.clone(),
                         paths: vec![label(*i)],
-                        attempt: 1,
-                        next_in_s: 0,
+                        attempt: *attempt,
+                        next_in_s: *next_in_s,
                         last_error: Some(why.clone()),
                     });
                 }
@@ -334,6 +339,8 @@ mod tests {
             why: "CHAP authentication failed".into(),
             fatal: true,
             failing_for_s: 0,
+            attempt: 1,
+            next_in_s: 3,
         };
         let v = judge_after_reconnect(&down, &[(0, fatal)]);
         assert_eq!(v.kind, Kind::Failed);
@@ -348,13 +355,19 @@ mod tests {
             why: "login to x: target busy".into(),
             fatal: false,
             failing_for_s: 10,
+            attempt: 2,
+            next_in_s: 7,
         };
         let v = judge_after_reconnect(&down, &[(0, early)]);
         assert_eq!((v.kind, v.reasons[0].code()), (Kind::Degraded, "backing_off"));
+        let r = v.describe().unwrap();
+        assert!(r.contains("attempt 2") && r.contains("next try in 7 s"), "{r}");
         let late = Try::LoginFailed {
             why: "login to x: target busy".into(),
             fatal: false,
             failing_for_s: RECONNECT_GRACE_S,
+            attempt: 9,
+            next_in_s: 7,
         };
         assert_eq!(judge_after_reconnect(&down, &[(0, late)]).kind, Kind::Failed);
         let deferred = Try::Deferred {
@@ -363,7 +376,7 @@ mod tests {
             last_error: None,
         };
         let v = judge_after_reconnect(&down, &[(0, deferred)]);
-        assert!(v.describe().unwrap().contains("next in 5 s"), "{v:?}");
+        assert!(v.describe().unwrap().contains("next try in 5 s"), "{v:?}");
         let gone = judge_after_reconnect(&down, &[(0, Try::Unreachable)]);
         assert_eq!(gone.reasons[0].code(), "storage_network_down");
     }
@@ -402,6 +415,8 @@ mod tests {
                     why: "refused".into(),
                     fatal: true,
                     failing_for_s: 0,
+                    attempt: 1,
+                    next_in_s: 0,
                 },
             )],
         );

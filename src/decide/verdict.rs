@@ -194,15 +194,14 @@ impl Reason {
             ),
             Reason::BackingOff {
                 leg,
-                paths,
                 attempt,
                 next_in_s,
                 last_error,
+                ..
             } => format!(
-                "{leg}: reconnect backing off ({}; {attempt} failed, next in {}){}",
-                list(paths),
-                duration(*next_in_s),
-                last_error.as_ref().map(|e| format!(": {e}")).unwrap_or_default()
+                "{leg}: reconnect backing off (attempt {attempt}{}); next try in {}",
+                last_error.as_ref().map(|e| format!(": {e}")).unwrap_or_default(),
+                duration(*next_in_s)
             ),
             Reason::ReconnectFailed {
                 why,

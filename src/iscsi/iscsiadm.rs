@@ -17,6 +17,9 @@ pub enum ErrorKind {
     SessionExists,
     /// 21: no records, sessions or targets matched.
     NothingFound,
+    /// 5: the login failed in a way worth retrying (a target error such as "out of
+    /// resources": a busy target).
+    LoginFailed,
     /// 24: CHAP or ACL refused us.
     AuthFailed,
     /// 8 (transport timeout), 11 (PDU timeout): the portal did not answer.
@@ -35,6 +38,7 @@ pub enum ErrorKind {
 impl ErrorKind {
     pub fn from_code(code: i32) -> ErrorKind {
         match code {
+            5 => ErrorKind::LoginFailed,
             8 | 11 => ErrorKind::Unreachable,
             12 => ErrorKind::DriverMissing,
             13 => ErrorKind::Permission,
@@ -71,6 +75,7 @@ impl Error {
             ErrorKind::TimedOut => "iscsiadm hung and was killed; check iscsid".to_string(),
             ErrorKind::SessionExists => "session exists".to_string(),
             ErrorKind::NothingFound => "no matching record or session".to_string(),
+            ErrorKind::LoginFailed => "iSCSI login failure (target busy?)".to_string(),
             ErrorKind::AuthFailed => "CHAP authentication failed; check node.session.auth.*".to_string(),
             ErrorKind::Unreachable => "portal did not answer; check the storage network".to_string(),
             ErrorKind::LoginRefused => "target refused the login; check its ACL and LUN export".to_string(),

@@ -236,3 +236,60 @@ pub fn set_record(sim: &SimHost, iqn: &str, portal: &str, key: &str, value: &str
         .unwrap();
     assert!(out.status.success(), "{out:?}");
 }
+
+/// Stand-ins for Pacemaker's command-line tools, in one directory: the agent finds
+/// attrd_updater, crm_attribute, cibadmin and crm_node beside the crm_mon it is given.
+/// Each records its arguments; crm_mon prints a saved document (a fixture made by real
+/// Pacemaker) or fails as it does without a cluster.
+pub struct PacemakerTools {
+    pub dir: tempfile::TempDir,
+}
+
+impl PacemakerTools {
+    pub fn new() -> PacemakerTools {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        for tool in [
+            "attrd_updater",
+            "crm_attribute",
+            "cibadmin",
+            "crm_node",
+            "crm_mon",
+        ] {
+            let log = dir.path().join(format!("{tool}.log"));
+            let body = if tool == "crm_mon" {
+                format!(
+                    "#!/bin/sh\necho \"$@\" >> {log}\nif [ -f {doc} ]; then cat {doc}; exit 0; fi\n\
+echo '<pacemaker-result api-version=\"2.25\" request=\"crm_mon\"><status code=\"102\" message=\"Not connected\"/></pacemaker-result>'\nexit 102\n",
+                    log = log.display(),
+                    doc = dir.path().join("crm_mon.xml").display()
+                )
+            } else {
+                format!("#!/bin/sh\nprintf '%s\\n' \"$*\" >> {}\nexit 0\n", log.display())
+            };
+            let p = dir.path().join(tool);
+            std::fs::write(&p, body).unwrap();
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        PacemakerTools { dir }
+    }
+
+    pub fn crm_mon(&self) -> String {
+        self.dir.path().join("crm_mon").display().to_string()
+    }
+
+    /// crm_mon will print this fixture (tests/fixtures/crm_mon/NAME).
+    pub fn show(&self, fixture: &str) {
+        let src = format!("{}/tests/fixtures/crm_mon/{fixture}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::copy(src, self.dir.path().join("crm_mon.xml")).unwrap();
+    }
+
+    /// Every call of `tool`, one line of arguments each.
+    pub fn calls(&self, tool: &str) -> Vec<String> {
+        std::fs::read_to_string(self.dir.path().join(format!("{tool}.log")))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+}

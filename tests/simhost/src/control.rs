@@ -103,6 +103,7 @@ fn run(args: &[String]) -> Result<()> {
         ("fault", ["hang", op]) => host.set_fault(Fault::Hang(op.to_string()))?,
         ("fault", ["auth-fail", iqn]) => host.set_fault(Fault::AuthFail(iqn.to_string()))?,
         ("fault", ["login-refused", iqn]) => host.set_fault(Fault::LoginRefused(iqn.to_string()))?,
+        ("fault", ["login-busy", iqn]) => host.set_fault(Fault::LoginBusy(iqn.to_string()))?,
         ("fault", ["iscsid-down"]) => host.set_fault(Fault::IscsidDown)?,
         ("fault", ["clear"]) => host.clear_faults()?,
         ("session-state", [sid, state]) => host.set_session_state(sid.parse().context("SID")?, state)?,

@@ -20,6 +20,7 @@ pub const VERSION: &str = "2.1.8";
 
 // usr/iscsi_err.h
 pub const ERR: i32 = 1;
+pub const ERR_LOGIN: i32 = 5;
 pub const ERR_IDBM: i32 = 6;
 pub const ERR_INVAL: i32 = 7;
 pub const ERR_TRANS_TIMEOUT: i32 = 8;
@@ -1354,6 +1355,12 @@ fn judge_login(world: &World, rec: &NodeRecord, local: std::net::SocketAddr) -> 
     }
     if world.faults.auth_fail.iter().any(|t| t == iqn) {
         return LoginOutcome::Fail(ERR_LOGIN_AUTH_FAILED);
+    }
+    // A target out of resources (login status class 3, target error): retryable, which
+    // iscsiadm reports as a plain login failure. Modelled, not recorded: LIO refuses so
+    // only under load.
+    if world.faults.login_busy.iter().any(|t| t == iqn) {
+        return LoginOutcome::Fail(ERR_LOGIN);
     }
     if let Some(chap) = &target.chap {
         let ok = rec.get("node.session.auth.authmethod") == "CHAP"

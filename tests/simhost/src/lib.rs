@@ -46,6 +46,8 @@ pub enum Fault {
     AuthFail(String),
     /// Logins to this target fail with 19 (non-retryable login failure).
     LoginRefused(String),
+    /// Logins to this target fail with 5 (a retryable login failure: the target is busy).
+    LoginBusy(String),
 }
 
 /// A simulated host rooted at a directory.
@@ -234,6 +236,7 @@ impl SimHost {
             Fault::IscsidDown => w.faults.iscsid_down = true,
             Fault::AuthFail(iqn) => w.faults.auth_fail.push(iqn),
             Fault::LoginRefused(iqn) => w.faults.login_refused.push(iqn),
+            Fault::LoginBusy(iqn) => w.faults.login_busy.push(iqn),
         })
     }
 

@@ -126,6 +126,8 @@ pub struct Faults {
     pub auth_fail: Vec<String>,
     #[serde(default)]
     pub login_refused: Vec<String>,
+    #[serde(default)]
+    pub login_busy: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
