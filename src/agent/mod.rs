@@ -45,7 +45,7 @@ pub struct Ctx {
 
 impl Ctx {
     pub fn iscsiadm(&self) -> Iscsiadm<'_> {
-        Iscsiadm::new(&self.config.iscsiadm)
+        Iscsiadm::new(&self.config.iscsiadm).withheld(self.env.tools_withheld())
     }
 
     /// This node's name: Pacemaker's, else the one start recorded, else crm_node's, else uname's.

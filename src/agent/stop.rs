@@ -51,7 +51,7 @@ pub fn stop_without_config(env: &Env, store: &Store, why: &ConfigError, deadline
         .to_string();
     let root = env.param(crate::params::HOST_ROOT).unwrap_or("/").to_string();
     let outcome = log_out_all(
-        &Iscsiadm::new(&iscsiadm),
+        &Iscsiadm::new(&iscsiadm).withheld(env.tools_withheld()),
         &Sysfs::new(std::path::Path::new(&root)),
         &recorded_paths(&state.paths),
         deadline,
