@@ -96,7 +96,11 @@ fn log_out_all(adm: &Iscsiadm, sysfs: &Sysfs, paths: &[Path], deadline: Deadline
         if remaining.is_empty() {
             return Outcome::ok();
         }
-        let per_call = Duration::from_secs(20).min(deadline.remaining() / remaining.len().max(1) as u32);
+        // The first round (by record) leaves half the time to the second (by session id):
+        // a hung record logout must not starve the fallback.
+        let rounds = if attempt == 1 { 2 } else { 1 };
+        let share = (remaining.len().max(1) * rounds) as u32;
+        let per_call = Duration::from_secs(20).min(deadline.remaining() / share);
         let mut last_error = String::new();
         for o in &remaining {
             let call = deadline.capped(per_call);
