@@ -11,7 +11,7 @@ SBIN_DIR  := $(DESTDIR)$(PREFIX)/sbin
 CARGO     ?= cargo
 RELEASE   := target/release/iscsi-mirror
 
-.PHONY: all build install install-agent deps check check-fast unit ocf-test cluster-test demo clean
+.PHONY: all build install install-agent deps check check-fast unit ocf-test cluster-test demo clean bench-spawn
 
 all: build
 
@@ -54,6 +54,11 @@ demo: deps
 
 clean:
 	$(CARGO) clean
+
+# Per-call cost of process::run (pidfd + poll) against the polling runner it replaced, for
+# /bin/true and a 20 ms child; prints a table (benches/spawn). BENCH_N sets the calls per row.
+bench-spawn:
+	$(CARGO) bench --locked --bench spawn
 
 # The agent on the real stack in a qemu VM (kernel iSCSI, LIO, ZFS, Pacemaker); see
 # tests/e2e/README.md. Needs root; builds its image once (cached under /var/cache).

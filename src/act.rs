@@ -98,13 +98,13 @@ pub fn reconnect(
                     crate::observe::now_ms(),
                     ctx.config.reconnect_jitter_ms,
                     rng.gen(),
-                    &why,
+                    &e.advice(),
                 );
                 let since = record.backoff.failing_since_unix.unwrap_or(now_s);
                 tries.push((
                     i,
                     Try::LoginFailed {
-                        why,
+                        why: if is_fatal(&e.kind) { why } else { e.advice() },
                         fatal: is_fatal(&e.kind),
                         failing_for_s: now_s.saturating_sub(since),
                         attempt: record.backoff.failures,

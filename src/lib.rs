@@ -39,6 +39,10 @@ pub fn entry(args: Vec<OsString>) -> i32 {
     // Like any Unix tool: `iscsi-mirror meta-data | head` ends quietly, not with a panic.
     // SAFETY: restoring the default disposition of one signal before any thread exists.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    // An ignored SIGCHLD survives exec; it would make the kernel reap our children at once,
+    // and `process::run` needs each child's zombie to pin its process group until killed.
+    // SAFETY: as above, one signal's default disposition restored before any thread exists.
+    unsafe { libc::signal(libc::SIGCHLD, libc::SIG_DFL) };
     panic::set_hook(Box::new(|info| {
         let prefix =
             std::env::var("OCF_EXIT_REASON_PREFIX").unwrap_or_else(|_| "ocf-exit-reason:".to_string());

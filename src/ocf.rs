@@ -119,6 +119,16 @@ impl Env {
             .unwrap_or(true)
     }
 
+    /// ocf-tester's check of an agent without its tools: it sets OCF_TESTER_FAIL_HAVE_BINARY
+    /// (any value) for meta-data and for a probe of the stopped resource, and expects 0 and
+    /// 7 (or 5). Policy: the agent then treats iscsiadm, the one tool it cannot work
+    /// without, as not installed: [`crate::iscsi::iscsiadm::Iscsiadm::installed`] is false
+    /// and no iscsiadm runs. Optional tools (crm_node, crm_mon, attrd_updater, zpool,
+    /// corosync-cmapctl) are unaffected: every action already copes with their absence.
+    pub fn tools_withheld(&self) -> bool {
+        self.get("OCF_TESTER_FAIL_HAVE_BINARY").is_some()
+    }
+
     pub fn check_level(&self) -> u32 {
         self.get("OCF_CHECK_LEVEL")
             .and_then(|v| v.trim().parse().ok())

@@ -415,6 +415,26 @@ fn missing_iscsiadm() {
     a.run("validate-all").expect(5);
 }
 
+/// ocf-tester sets OCF_TESTER_FAIL_HAVE_BINARY for meta-data and for a probe of the stopped
+/// resource and expects 0 and 7 (or 5): the agent's policy treats iscsiadm as not installed.
+#[test]
+fn ocf_tester_s_missing_binaries_flag_withholds_iscsiadm() {
+    let portal = Portal::up("127.0.0.1");
+    let (_d, sim) = host_with_target(IQN_B, &[&portal]);
+    let mut a = single(&sim, &portal);
+    a.var("OCF_TESTER_FAIL_HAVE_BINARY", "1");
+    a.run("meta-data").expect(0);
+    a.probe().expect(7);
+    a.start().expect(5).reason_mentions(&["iscsiadm", "open-iscsi"]);
+    a.run("validate-all").expect(5);
+    a.stop().expect(0);
+    assert!(sim.invocations().is_empty(), "{:?}", sim.invocations());
+    // Without the flag the same host has its iscsiadm.
+    let b = single(&sim, &portal);
+    b.start().expect(0);
+    b.stop().expect(0);
+}
+
 #[test]
 fn not_root_is_a_permission_error() {
     let portal = Portal::up("127.0.0.1");

@@ -48,7 +48,7 @@ impl Ctx {
         let host_root = config.host_root.clone();
         Ctx {
             sysfs: Sysfs::new(&host_root),
-            tools: Tools::from_config(&config),
+            tools: Tools::from_config(&config).withholding_iscsiadm(env.tools_withheld()),
             store: Store::new(env.rsc_tmp(), env.instance()),
             host_root,
             env,
@@ -58,7 +58,7 @@ impl Ctx {
     }
 
     pub fn iscsiadm(&self) -> Iscsiadm<'_> {
-        Iscsiadm::new(&self.tools.iscsiadm)
+        Iscsiadm::new(&self.tools.iscsiadm).withheld(self.tools.iscsiadm_withheld)
     }
 
     /// The cheap observation every action starts from (sysfs and the state file).

@@ -73,10 +73,10 @@ pub fn stop_without_config(env: &Env, store: &Store, why: &ConfigError, deadline
         .unwrap_or("iscsiadm")
         .to_string();
     let root = env.param(crate::params::HOST_ROOT).unwrap_or("/").to_string();
-    let mut tools = Tools::defaults();
+    let mut tools = Tools::defaults().withholding_iscsiadm(env.tools_withheld());
     tools.iscsiadm = iscsiadm;
     let outcome = log_out_all(
-        &Iscsiadm::new(&tools.iscsiadm),
+        &Iscsiadm::new(&tools.iscsiadm).withheld(tools.iscsiadm_withheld),
         &tools,
         &Sysfs::new(std::path::Path::new(&root)),
         &paths,

@@ -537,6 +537,7 @@ mod tests {
     fn only_a_usage_error_without_xml_asks_for_the_legacy_form() {
         let out = |code, stdout: &str| process::Output {
             code: Some(code),
+            signal: None,
             stdout: stdout.to_string(),
             stderr: String::new(),
         };

@@ -361,7 +361,10 @@ mod tests {
         let v = judge_after_reconnect(&down, &[(0, early)]);
         assert_eq!((v.kind, v.reasons[0].code()), (Kind::Degraded, "backing_off"));
         let r = v.describe().unwrap();
-        assert!(r.contains("attempt 2") && r.contains("next try in 7 s"), "{r}");
+        assert!(
+            r.contains("attempt 2 failed") && r.contains("next try in 7 s"),
+            "{r}"
+        );
         let late = Try::LoginFailed {
             why: "login to x: target busy".into(),
             fatal: false,

@@ -199,9 +199,9 @@ impl Reason {
                 last_error,
                 ..
             } => format!(
-                "{leg}: reconnect backing off (attempt {attempt}{}); next try in {}",
+                "{leg}: reconnect backing off, attempt {attempt} failed, next try in {}{}",
+                duration(*next_in_s),
                 last_error.as_ref().map(|e| format!(": {e}")).unwrap_or_default(),
-                duration(*next_in_s)
             ),
             Reason::ReconnectFailed {
                 why,

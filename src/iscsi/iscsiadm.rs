@@ -120,24 +120,41 @@ pub struct Discovered {
 
 pub struct Iscsiadm<'a> {
     program: &'a str,
+    withheld: bool,
 }
 
 impl<'a> Iscsiadm<'a> {
     pub fn new(program: &'a str) -> Self {
-        Iscsiadm { program }
+        Iscsiadm {
+            program,
+            withheld: false,
+        }
     }
 
+    /// Treats iscsiadm as not installed, whatever is on disk: ocf-tester's "missing
+    /// binaries" check ([`crate::ocf::Env::tools_withheld`]).
+    pub fn withheld(self, withheld: bool) -> Self {
+        Iscsiadm { withheld, ..self }
+    }
+
+    /// Whether iscsiadm can be run: found and executable, and not withheld.
     pub fn installed(&self) -> bool {
-        process::resolve(self.program).is_some()
+        !self.withheld && process::resolve(self.program).is_some()
     }
 
     fn run(&self, operation: String, args: &[&str], deadline: Deadline) -> Result<String, Error> {
-        tracing::debug!("running {} {}", self.program, args.join(" "));
         let fail = |kind, detail: String| Error {
             kind,
             operation: operation.clone(),
             detail,
         };
+        if self.withheld {
+            return Err(fail(
+                ErrorKind::NotInstalled,
+                format!("{} withheld (OCF_TESTER_FAIL_HAVE_BINARY)", self.program),
+            ));
+        }
+        tracing::debug!("running {} {}", self.program, args.join(" "));
         match process::run(self.program, args, deadline) {
             Ok(out) if out.success() => Ok(out.stdout),
             Ok(out) => {

@@ -165,7 +165,7 @@ impl Agent {
         self.run_with(action, &[])
     }
 
-    pub fn run_with(&self, action: &str, extra: &[(&str, &str)]) -> Run {
+    fn command(&self, action: &str, extra: &[(&str, &str)]) -> Command {
         let mut cmd = Command::new(AGENT);
         cmd.arg(action).env_clear().envs(&self.env).stdin(Stdio::null());
         for (k, v) in extra {
@@ -174,13 +174,58 @@ impl Agent {
         if let Some(uid) = self.uid {
             cmd.uid(uid).gid(uid);
         }
+        cmd
+    }
+
+    pub fn run_with(&self, action: &str, extra: &[(&str, &str)]) -> Run {
         let t = Instant::now();
-        let out = cmd.output().expect("run the agent");
+        let out = self.command(action, extra).output().expect("run the agent");
         Run {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
             elapsed: t.elapsed(),
+        }
+    }
+
+    /// `run_with`, but an agent still running after `limit` is killed (its code is then
+    /// -1): a regression that hangs fails its test instead of hanging the suite.
+    pub fn run_within(&self, action: &str, extra: &[(&str, &str)], limit: Duration) -> Run {
+        use std::io::Read;
+        let t = Instant::now();
+        let mut child = self
+            .command(action, extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run the agent");
+        fn collect(pipe: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle<String> {
+            std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                if let Some(mut p) = pipe {
+                    let _ = p.read_to_end(&mut buf);
+                }
+                String::from_utf8_lossy(&buf).into_owned()
+            })
+        }
+        let (out, err) = (collect(child.stdout.take()), collect(child.stderr.take()));
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("wait for the agent") {
+                break Some(status);
+            }
+            if t.elapsed() > limit {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let elapsed = t.elapsed();
+        Run {
+            code: status.and_then(|s| s.code()).unwrap_or(-1),
+            stdout: out.join().unwrap_or_default(),
+            stderr: err.join().unwrap_or_default(),
+            elapsed,
         }
     }
 
