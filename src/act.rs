@@ -169,3 +169,52 @@ pub fn clear_health(ctx: &Ctx, node: &str) {
         tracing::warn!("{e}");
     }
 }
+
+/// Carries out the pool side of a judgement: at most one `zpool online`, the outdated
+/// marks to set and to clear. Every action is logged with why.
+pub fn pool(
+    ctx: &Ctx,
+    node: &str,
+    pool: &str,
+    plan: &crate::decide::pool::Plan,
+    memory: &mut crate::state::PoolMemory,
+) {
+    if let Some(o) = &plan.online {
+        tracing::info!("zpool online {pool} {}: {}", o.vdev, o.why);
+        match crate::zfs::zpool::online(&ctx.tools, pool, &o.vdev, ctx.deadline) {
+            Ok(()) => {
+                tracing::info!("{pool}: {} brought back; ZFS resilvers what it missed", o.vdev);
+                memory.last_online = Some((o.vdev.clone(), crate::observe::now_ms()));
+            }
+            Err(e) => tracing::warn!("{e}"),
+        }
+    }
+    let new: Vec<&String> = plan.mark.iter().filter(|p| !memory.marked.contains(p)).collect();
+    for peer in new {
+        match crate::zed::mark_outdated(&ctx.tools, peer, node, ctx.deadline) {
+            Ok(()) => {
+                tracing::warn!(
+                    "{pool}: {peer}'s half misses writes: marked outdated ({}=1); the pool must not start there until it is resilvered",
+                    attrd::OUTDATED
+                );
+                memory.marked.push(peer.clone());
+            }
+            Err(e) => tracing::error!("{pool}: could not mark {peer}'s half outdated: {e}"),
+        }
+    }
+    for peer in &plan.clear {
+        let cleared = [attrd::OUTDATED, attrd::OUTDATED_SINCE, attrd::OUTDATED_BY]
+            .iter()
+            .map(|name| attrd::delete_permanent(&ctx.tools, peer, name, ctx.deadline))
+            .collect::<Result<Vec<()>, String>>();
+        match cleared {
+            Ok(_) => {
+                if memory.marked.contains(peer) {
+                    tracing::info!("{pool}: {peer}'s half is resilvered: outdated mark cleared");
+                }
+                memory.marked.retain(|m| m != peer);
+            }
+            Err(e) => tracing::warn!("{pool}: could not clear {peer}'s outdated mark: {e}"),
+        }
+    }
+}

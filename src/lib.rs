@@ -28,6 +28,7 @@ pub mod state;
 pub mod target;
 pub mod text;
 pub mod tools;
+pub mod zed;
 pub mod zfs;
 
 use std::ffi::OsString;
@@ -59,7 +60,9 @@ pub fn entry(args: Vec<OsString>) -> i32 {
 }
 
 fn dispatch(args: &[OsString]) -> i32 {
-    if cli::is_cli_invocation(args) {
+    if zed::is_zedlet_invocation() {
+        zed::run()
+    } else if cli::is_cli_invocation(args) {
         cli::run(args)
     } else {
         agent::run(args.get(1).and_then(|a| a.to_str()).unwrap_or(""))

@@ -112,6 +112,14 @@ impl Env {
         })
     }
 
+    /// The recurring monitor's interval (`OCF_RESKEY_CRM_meta_interval`, ms).
+    pub fn interval(&self) -> Option<Duration> {
+        self.param("CRM_meta_interval")
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .filter(|ms| *ms > 0 && *ms <= MAX_TIMEOUT_MS)
+            .map(Duration::from_millis)
+    }
+
     /// A probe is a monitor without a recurring interval: report the truth, repair nothing.
     pub fn is_probe(&self) -> bool {
         self.param("CRM_meta_interval")

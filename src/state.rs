@@ -57,6 +57,16 @@ pub struct PathRecord {
     pub addresses: Vec<IpAddr>,
     #[serde(default)]
     pub backoff: Backoff,
+    /// The node that serves this path's target (peers mode, or peer_node), for the ZED
+    /// hook, which has only the vdev's device to go by.
+    #[serde(default)]
+    pub peer_node: Option<String>,
+    /// The session last seen logged in for this path, and since when (ms): how long the
+    /// leg has been up before a returned vdev is brought back.
+    #[serde(default)]
+    pub up_sid: Option<u32>,
+    #[serde(default)]
+    pub up_since_ms: Option<u64>,
 }
 
 impl PathRecord {
@@ -84,22 +94,29 @@ impl PathRecord {
 /// What the monitor remembers of the pool between runs (see `decide::pool`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PoolMemory {
-    /// The last reading found the mirror whole (every vdev ONLINE, no resilver).
+    /// The last reading found the mirror whole (every vdev ONLINE, no resilver), or the
+    /// pool is not imported here.
     #[serde(default)]
     pub whole: bool,
-    /// Fingerprint of the remote legs' kernel state when the pool was last read: while it
-    /// is unchanged and the mirror was whole, the healthy monitor reads no pool.
+    /// The remote legs' kernel state when the pool was last read: while it is unchanged
+    /// and the mirror was whole, the healthy monitor reads no pool.
     #[serde(default)]
     pub legs_fingerprint: String,
-    /// ZED's event counter (from the hook's marker file) at the last reading.
+    /// ZED's event counter (the hook's file) at the last reading.
     #[serde(default)]
     pub zed_generation: u64,
-    /// Since when each remote vdev (by device) has had its session up while not ONLINE.
+    /// Since when (ms) each remote vdev has been seen waiting with its session up.
     #[serde(default)]
-    pub waiting_since_unix: Vec<(String, u64)>,
-    /// The last `zpool online` this agent ran, to never repeat one within a resilver.
+    pub waiting_since_ms: Vec<(String, u64)>,
+    /// The last `zpool online` this agent ran: vdev and time (ms).
     #[serde(default)]
-    pub last_online_unix: u64,
+    pub last_online: Option<(String, u64)>,
+    /// Nodes this agent marked outdated, to clear once their half is resilvered.
+    #[serde(default)]
+    pub marked: Vec<String>,
+    /// Whether `zpool status -j` works here (ZFS 2.3+); unknown until tried.
+    #[serde(default)]
+    pub json: Option<bool>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -114,6 +131,18 @@ pub struct InstanceState {
     pub health: Option<String>,
     #[serde(default)]
     pub pool: PoolMemory,
+    /// What the ZED hook needs of this instance's configuration (it runs outside
+    /// Pacemaker and reads only this file).
+    #[serde(default)]
+    pub hook: Option<HookConfig>,
+}
+
+/// The instance's settings the ZED hook acts by.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct HookConfig {
+    pub pool: String,
+    pub host_root: String,
+    pub crm_mon: String,
 }
 
 impl Default for InstanceState {
@@ -125,6 +154,7 @@ impl Default for InstanceState {
             paths: Vec::new(),
             health: None,
             pool: PoolMemory::default(),
+            hook: None,
         }
     }
 }
@@ -143,6 +173,25 @@ impl InstanceState {
                 &mut self.paths[last]
             }
         }
+    }
+
+    /// Notes which session serves a path now: a new or returned login restarts the
+    /// path's "up since" clock. Returns whether anything changed.
+    pub fn note_session(&mut self, path: &Path, logged_in_sid: Option<u32>, now_ms: u64) -> bool {
+        let r = self.record_mut(path);
+        let before = (r.up_sid, r.up_since_ms);
+        match logged_in_sid {
+            Some(sid) if r.up_sid != Some(sid) => {
+                r.up_sid = Some(sid);
+                r.up_since_ms = Some(now_ms);
+            }
+            Some(_) => {}
+            None => {
+                r.up_sid = None;
+                r.up_since_ms = None;
+            }
+        }
+        before != (r.up_sid, r.up_since_ms)
     }
 
     /// The paths start recorded, parsed (unparsable entries are skipped).
@@ -194,7 +243,7 @@ impl From<V1> for InstanceState {
 pub enum Loaded {
     /// No file: not started here (or stopped).
     Absent,
-    Present(InstanceState),
+    Present(Box<InstanceState>),
     /// A file that cannot be read or parsed: something started us, details are lost.
     Corrupt(String),
 }
@@ -219,7 +268,7 @@ impl Loaded {
     /// file was there but unreadable.
     pub fn into_state(self) -> InstanceState {
         match self {
-            Loaded::Present(s) => s,
+            Loaded::Present(s) => *s,
             Loaded::Absent => InstanceState::default(),
             Loaded::Corrupt(_) => InstanceState {
                 started: true,
@@ -339,7 +388,7 @@ impl Store {
             Ok(_) => {}
         }
         match parse(&text) {
-            Ok(s) => Loaded::Present(s),
+            Ok(s) => Loaded::Present(Box::new(s)),
             Err(e) => {
                 let why = format!("unreadable state file {}: {e}", path.display());
                 tracing::warn!("{why}; treating the resource as started");
@@ -428,7 +477,7 @@ mod tests {
         };
         st.record_mut(&path()).backoff.failures = 2;
         store.save(&st).unwrap();
-        assert_eq!(store.load(), Loaded::Present(st));
+        assert_eq!(store.load(), Loaded::Present(Box::new(st)));
         assert_eq!(
             store.state_file().parent(),
             Some(dir.path().join("iscsi-mirror").as_path())

@@ -42,27 +42,81 @@ fn judge_and_repair(ctx: &Ctx, snap: &mut Snapshot, probe: bool, may_repair: boo
         let paths: Vec<_> = snap.all_paths().map(|p| p.path.clone()).collect();
         validate::log_findings(&validate::window_report(ctx, &paths));
     }
-    let pool = match ctx.config.pool.as_deref().filter(|_| level >= 20) {
-        Some(name) => {
-            observe::pool(
+    let pool = mirror(ctx, snap, probe, may_repair, level >= 20);
+    pool::with_pool(&legs, Some(&pool))
+}
+
+/// The pool side: only on the node that imports the pool (known without a child process),
+/// and there only while the mirror is not known to be whole, when something changed, or
+/// when a deep monitor asks.
+fn mirror(ctx: &Ctx, snap: &mut Snapshot, probe: bool, may_repair: bool, deep: bool) -> Verdict {
+    let Some(name) = ctx.config.pool.clone() else {
+        return Verdict::healthy();
+    };
+    let mut state = snap.state.clone().into_state();
+    if !state.started {
+        return Verdict::healthy();
+    }
+    for l in &snap.legs {
+        for p in &l.paths {
+            let sid = p.session.as_ref().filter(|_| p.logged_in()).map(|s| s.sid);
+            state.note_session(&p.path, sid, snap.now_ms);
+        }
+    }
+    let verdict = if !observe::pool::imported_here(&ctx.host_root, &name) {
+        state.pool.whole = true;
+        state.pool.waiting_since_ms.clear();
+        Verdict::healthy()
+    } else {
+        let fingerprint = pool::fingerprint(&snap.legs);
+        let zed = observe::pool::zed_generation(ctx.store.dir(), &name);
+        if pool::needs_reading(&state.pool, &fingerprint, zed, deep) {
+            let json = observe::pool::read(
                 snap,
+                &name,
                 &ctx.tools,
-                name,
+                &ctx.sysfs,
+                &ctx.host_root,
+                state.pool.json,
                 ctx.deadline.reserving(Duration::from_secs(1)),
             );
-            let up: Vec<_> = snap
-                .all_paths()
-                .filter(|p| p.logged_in())
-                .filter_map(|p| p.session.as_ref())
+            let up_since: Vec<Vec<Option<u64>>> = snap
+                .legs
+                .iter()
+                .map(|l| {
+                    l.paths
+                        .iter()
+                        .map(|p| state.record(&p.path).and_then(|r| r.up_since_ms))
+                        .collect()
+                })
                 .collect();
-            snap.pool
-                .as_ref()
-                .map(|f| pool::judge(f, &up))
-                .unwrap_or_else(Verdict::healthy)
+            let Some(facts) = snap.pool.clone() else {
+                return Verdict::healthy();
+            };
+            let plan = pool::plan(&pool::Input {
+                facts: &facts,
+                legs: &snap.legs,
+                memory: &state.pool,
+                up_since_ms: &up_since,
+                now_ms: snap.now_ms,
+                stable_ms: 2 * ctx.env.interval().unwrap_or(Duration::from_secs(10)).as_millis() as u64,
+                auto_online: ctx.config.auto_online,
+            });
+            let mut memory = plan.memory.clone();
+            memory.legs_fingerprint = fingerprint;
+            memory.zed_generation = zed;
+            memory.json = json;
+            if may_repair && !probe {
+                act::pool(ctx, &snap.node, &name, &plan, &mut memory);
+            }
+            state.pool = memory;
+            plan.verdict
+        } else {
+            Verdict::healthy()
         }
-        None => Verdict::healthy(),
     };
-    Verdict::combine(&[legs, pool])
+    snap.state = Loaded::Present(Box::new(state));
+    verdict
 }
 
 fn judge_and_repair_legs(ctx: &Ctx, snap: &mut Snapshot, probe: bool, may_repair: bool) -> Verdict {
@@ -91,7 +145,7 @@ fn judge_and_repair_legs(ctx: &Ctx, snap: &mut Snapshot, probe: bool, may_repair
         }
         a.legs[l].verdict = table::judge_after_reconnect(&after, &tries);
     }
-    snap.state = Loaded::Present(state);
+    snap.state = Loaded::Present(Box::new(state));
     a.recombine();
     a.verdict
 }
@@ -163,20 +217,29 @@ fn finish(
 /// status: the monitor's verdict without repairs, with a line per path for people.
 pub fn status(ctx: &Ctx) -> Outcome {
     let mut snap = ctx.observe(ctx.store.load());
-    for l in &snap.legs {
-        for p in &l.paths {
-            println!("{}: {} {}", l.leg.label(), p.path, p.kernel_state());
-        }
-    }
     if assess::needs_cluster(&snap, false) {
         observe::cluster(&mut snap, &ctx.tools, ctx.deadline);
         let need = assess::reachability_needed(&assess::legs(&snap));
         observe::reachability(&mut snap, &need, ctx.deadline);
     }
     let a = assess::assess(&snap, false);
-    println!("{}", a.verdict.kind.as_str().replace('_', " "));
-    if let Some(why) = a.verdict.describe() {
-        println!("why: {why}");
-    }
-    ocf::encode(&ctx.env, &a.verdict)
+    let plan = ctx.config.pool.as_deref().and_then(|name| {
+        let json = snap.state.state().and_then(|s| s.pool.json);
+        observe::pool::read(
+            &mut snap,
+            name,
+            &ctx.tools,
+            &ctx.sysfs,
+            &ctx.host_root,
+            json,
+            ctx.deadline,
+        );
+        pool::for_snapshot(&snap, ctx.config.auto_online, 20_000)
+    });
+    let r = crate::report::status::build(ctx.env.instance(), &snap, &a, plan.as_ref(), None);
+    print!("{}", crate::report::status::text(&r));
+    ocf::encode(
+        &ctx.env,
+        &pool::with_pool(&a.verdict, plan.as_ref().map(|p| &p.verdict)),
+    )
 }

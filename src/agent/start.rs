@@ -45,14 +45,21 @@ pub fn start(ctx: &Ctx) -> Outcome {
             ),
         );
     }
-    let mut state = match snap.state {
-        Loaded::Present(s) => s,
-        other => other.into_state(),
-    };
+    let mut state = snap.state.into_state();
     state.started = true;
     // Publish afresh after a start: the attribute may have been cleared meanwhile.
     state.health = None;
     state.node = snap.node.clone();
+    state.hook = ctx.config.pool.as_ref().map(|pool| crate::state::HookConfig {
+        pool: pool.clone(),
+        host_root: ctx.host_root.display().to_string(),
+        crm_mon: ctx.tools.crm_mon.clone(),
+    });
+    for leg in ctx.config.legs_for(&snap.node) {
+        for p in leg.paths() {
+            state.record_mut(&p).peer_node = leg.node.clone();
+        }
+    }
     for p in &paths {
         let addresses = match &p.portal.host {
             Host::Name(_) => net::addresses(&p.portal, ctx.deadline.capped(RESOLVE_CAP)),
@@ -83,7 +90,7 @@ pub fn start(ctx: &Ctx) -> Outcome {
         .deadline
         .reserving(Duration::from_millis(500))
         .capped(Duration::from_secs(10));
-    let state_now = Loaded::Present(state);
+    let state_now = Loaded::Present(Box::new(state));
     let observed = loop {
         let legs = observe::legs(&ctx.config, &snap.node, &ctx.sysfs, &state_now);
         let observed: Vec<PathFacts> = legs.into_iter().flat_map(|l| l.paths).collect();

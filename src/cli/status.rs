@@ -10,7 +10,7 @@ use crate::cluster::cib::{self, Primitive};
 use crate::cluster::crm_mon;
 use crate::config::Config;
 use crate::deadline::Deadline;
-use crate::decide::assess;
+use crate::decide::{assess, pool};
 use crate::iscsi::sysfs::Sysfs;
 use crate::observe::{self, Snapshot};
 use crate::ocf::Env;
@@ -192,16 +192,21 @@ pub fn run(a: StatusArgs) -> i32 {
                 .any(|r| r.id == primitive.id && r.nodes.iter().any(|n| n.eq_ignore_ascii_case(&snap.node)))
         });
         if runs_here || snap.all_paths().any(|p| p.session.is_some()) {
-            snap.state = Loaded::Present(crate::state::InstanceState {
+            snap.state = Loaded::Present(Box::new(crate::state::InstanceState {
                 started: true,
                 ..Default::default()
-            });
+            }));
         }
     }
     let need = assess::reachability_needed(&assess::legs(&snap));
     observe::reachability(&mut snap, &need, deadline);
     let assessment = assess::assess(&snap, false);
-    let r = report::build(&primitive.id, &snap, &assessment);
+    let plan = config.pool.as_deref().and_then(|name| {
+        let json = snap.state.state().and_then(|s| s.pool.json);
+        observe::pool::read(&mut snap, name, &tools, &sysfs, &config.host_root, json, deadline);
+        pool::for_snapshot(&snap, config.auto_online, 20_000)
+    });
+    let r = report::build(&primitive.id, &snap, &assessment, plan.as_ref(), Some(&cib));
     if a.json {
         super::print_json(serde_json::to_value(&r).unwrap_or_default());
     } else {

@@ -231,10 +231,10 @@ mod tests {
             node: "storage-a".into(),
             membership: Membership::Member,
             state: if started {
-                Loaded::Present(InstanceState {
+                Loaded::Present(Box::new(InstanceState {
                     started: true,
                     ..Default::default()
-                })
+                }))
             } else {
                 Loaded::Absent
             },

@@ -1,115 +1,545 @@
-//! The mirror's pool side, judged: which vdevs ride on this node's sessions, which of
-//! them are not ONLINE, and what that makes of the mirror.
+//! The mirror's pool side, judged: which remote vdevs are not ONLINE and why, whether one
+//! may be brought back now (`zpool online`, gated), how far a resilver is, which peer's
+//! half missed writes (marked outdated) and when that mark may go.
 
-use crate::decide::verdict::{Reason, Verdict};
-use crate::iscsi::sysfs::Session;
-use crate::zfs::{PoolFacts, PoolStatus, Reading, Vdev};
+use crate::decide::verdict::{Kind, Reason, Verdict};
+use crate::observe::LegFacts;
+use crate::state::PoolMemory;
+use crate::zfs::{PoolFacts, Reading, Scan};
 
-/// Whether a vdev rides on one of these sessions: its device is one of their disks, or a
-/// by-path name of their target.
-pub fn rides_on(vdev: &str, sessions: &[&Session]) -> bool {
-    let base = vdev.rsplit('/').next().unwrap_or(vdev);
-    sessions.iter().any(|s| {
-        base.contains(&format!("-iscsi-{}-lun-", s.target))
-            || s.disks.iter().filter_map(|d| d.block.as_deref()).any(|b| {
-                base == b
-                    || base
-                        .strip_prefix(b)
-                        .is_some_and(|rest| rest.chars().all(|c| c.is_ascii_digit()))
-            })
-    })
+/// After `zpool online`, ZFS gets this long to take the vdev back before it is tried again.
+pub const ONLINE_COOLDOWN_MS: u64 = 60_000;
+
+/// Everything the judgement needs, all plain data.
+pub struct Input<'a> {
+    pub facts: &'a PoolFacts,
+    pub legs: &'a [LegFacts],
+    pub memory: &'a PoolMemory,
+    /// Per leg, per path: since when its current session has been logged in (ms).
+    pub up_since_ms: &'a [Vec<Option<u64>>],
+    pub now_ms: u64,
+    /// How long a session must have been up and the vdev waiting before `zpool online`
+    /// (two monitor intervals).
+    pub stable_ms: u64,
+    pub auto_online: bool,
 }
 
-/// Remote vdevs that are not ONLINE although their sessions are up: ZFS needs an admin
-/// (or this agent) to bring them back; the mirror is not whole until it does.
-pub fn stuck_remote_vdevs<'a>(status: &'a PoolStatus, sessions: &[&Session]) -> Vec<&'a Vdev> {
-    status
-        .vdevs
-        .iter()
-        .filter(|v| v.state != "ONLINE" && rides_on(&v.name, sessions))
-        .collect()
+/// A `zpool online` the judgement calls for, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Online {
+    pub vdev: String,
+    pub why: String,
 }
 
-/// The pool's verdict given the sessions that are up.
-pub fn judge(facts: &PoolFacts, up: &[&Session]) -> Verdict {
-    match &facts.reading {
-        Reading::Status(status) => {
-            let reasons: Vec<Reason> = stuck_remote_vdevs(status, up)
-                .into_iter()
-                .map(|v| Reason::VdevNotOnline {
-                    pool: facts.name.clone(),
-                    vdev: v.name.clone(),
-                    state: v.state.clone(),
-                    session_up_s: None,
-                    held_back: None,
-                })
-                .collect();
-            if reasons.is_empty() {
-                Verdict::healthy()
-            } else {
-                Verdict {
-                    kind: crate::decide::verdict::Kind::Degraded,
-                    reasons,
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub verdict: Verdict,
+    /// At most one per monitor.
+    pub online: Option<Online>,
+    /// Nodes whose half misses writes now: to be marked outdated.
+    pub mark: Vec<String>,
+    /// Nodes whose half is whole again (resilvered): their mark may go.
+    pub clear: Vec<String>,
+    /// What to remember for the next monitor.
+    pub memory: PoolMemory,
+}
+
+fn push_unique(v: &mut Vec<String>, s: &str) {
+    if !v.iter().any(|x| x == s) {
+        v.push(s.to_string());
+    }
+}
+
+pub fn plan(i: &Input) -> Plan {
+    let mut memory = i.memory.clone();
+    let status = match &i.facts.reading {
+        Reading::NotImported => {
+            // Not ours to judge: the node that imports the pool does. Nothing is remembered
+            // as waiting, and there is nothing here to mark or clear.
+            memory.whole = true;
+            memory.waiting_since_ms.clear();
+            return Plan {
+                verdict: Verdict::healthy(),
+                online: None,
+                mark: Vec::new(),
+                clear: Vec::new(),
+                memory,
+            };
+        }
+        Reading::Unknown(why) => {
+            memory.whole = false;
+            return Plan {
+                verdict: Verdict::because(Reason::PoolUnknown {
+                    pool: i.facts.name.clone(),
+                    why: why.clone(),
+                }),
+                online: None,
+                mark: Vec::new(),
+                clear: Vec::new(),
+                memory,
+            };
+        }
+        Reading::Status(s) => s,
+    };
+    let pool = &i.facts.name;
+    let mut reasons = Vec::new();
+    let mut online: Option<Online> = None;
+    let mut mark: Vec<String> = Vec::new();
+    let mut waiting: Vec<(String, u64)> = Vec::new();
+    let resilvering = status.resilvering();
+
+    if status.suspended() {
+        reasons.push(Reason::PoolSuspended { pool: pool.clone() });
+    }
+    for v in status.leaves().filter(|v| v.state != "ONLINE") {
+        let vi = status.vdevs.iter().position(|x| std::ptr::eq(x, v)).unwrap_or(0);
+        let Some(remote) = i.facts.remote.iter().find(|r| r.vdev == vi) else {
+            // A local device: the mirror is not whole, and it is not this agent's to fix.
+            reasons.push(Reason::VdevNotOnline {
+                pool: pool.clone(),
+                vdev: v.name.clone(),
+                state: v.state.clone(),
+                session_up_s: None,
+                held_back: Some("a local device, not an iSCSI leg".into()),
+            });
+            continue;
+        };
+        let leg = &i.legs[remote.leg];
+        if let Some(node) = &leg.leg.node {
+            push_unique(&mut mark, node);
+        }
+        let path = &leg.paths[remote.path];
+        if !path.logged_in() {
+            reasons.push(Reason::VdevMissing {
+                pool: pool.clone(),
+                vdev: v.name.clone(),
+                state: v.state.clone(),
+            });
+            continue;
+        }
+        // The clock runs from the later of the session's login and the first monitor that
+        // saw the vdev waiting: a flapping link never triggers a resilver restart.
+        let seen = i
+            .memory
+            .waiting_since_ms
+            .iter()
+            .find(|(name, _)| *name == v.name)
+            .map(|(_, t)| *t)
+            .unwrap_or(i.now_ms);
+        waiting.push((v.name.clone(), seen));
+        let up = i
+            .up_since_ms
+            .get(remote.leg)
+            .and_then(|l| l.get(remote.path))
+            .copied()
+            .flatten()
+            .unwrap_or(i.now_ms);
+        let stable_for = i.now_ms.saturating_sub(up.max(seen));
+        let held_back = if v.state == "OFFLINE" {
+            Some(format!(
+                "taken OFFLINE by an admin (zpool online {pool} {} when ready)",
+                v.name
+            ))
+        } else if v.state == "DEGRADED" {
+            Some(format!(
+                "DEGRADED by checksum errors: check it, then zpool clear {pool} {}",
+                v.name
+            ))
+        } else if let Some(why) = &remote.identity_mismatch {
+            Some(format!("not the same device: {why}"))
+        } else if status.suspended() {
+            Some("the pool is suspended".into())
+        } else if resilvering {
+            Some("a resilver runs; one at a time".into())
+        } else if !i.auto_online {
+            Some("auto_online is off".into())
+        } else if i
+            .memory
+            .last_online
+            .as_ref()
+            .is_some_and(|(name, t)| *name == v.name && i.now_ms.saturating_sub(*t) < ONLINE_COOLDOWN_MS)
+        {
+            Some("onlined less than a minute ago; waiting for ZFS".into())
+        } else if stable_for < i.stable_ms {
+            Some(format!(
+                "waiting for the session to be stable for {} s",
+                i.stable_ms.div_ceil(1000)
+            ))
+        } else if online.is_some() {
+            Some("one zpool online per monitor".into())
+        } else {
+            online = Some(Online {
+                vdev: v.name.clone(),
+                why: format!(
+                    "{} is {} while {} has been logged in for {} s",
+                    v.name,
+                    v.state,
+                    path.path,
+                    i.now_ms.saturating_sub(up) / 1000
+                ),
+            });
+            None
+        };
+        reasons.push(Reason::VdevNotOnline {
+            pool: pool.clone(),
+            vdev: v.name.clone(),
+            state: v.state.clone(),
+            session_up_s: Some(i.now_ms.saturating_sub(up) / 1000),
+            held_back,
+        });
+    }
+    if let Scan::Resilvering { percent, eta_s } = &status.scan {
+        reasons.push(Reason::Resilvering {
+            pool: pool.clone(),
+            percent: *percent,
+            eta_s: *eta_s,
+        });
+        // A half being resilvered still misses what is not yet copied.
+        for r in &i.facts.remote {
+            if let Some(node) = &i.legs[r.leg].leg.node {
+                if memory.marked.contains(node) {
+                    push_unique(&mut mark, node);
                 }
             }
         }
-        Reading::NotImported | Reading::Unknown(_) => Verdict::healthy(),
     }
+    let whole = reasons.is_empty();
+    // The marks this agent set, and those it finds on the peers whose vdevs it sees, go
+    // once every vdev is ONLINE and no resilver runs.
+    let clear: Vec<String> = if whole {
+        let mut c: Vec<String> = memory.marked.clone();
+        if !i.memory.whole {
+            for r in &i.facts.remote {
+                if let Some(node) = &i.legs[r.leg].leg.node {
+                    push_unique(&mut c, node);
+                }
+            }
+        }
+        c
+    } else {
+        Vec::new()
+    };
+    memory.whole = whole;
+    memory.waiting_since_ms = waiting;
+    let verdict = if whole {
+        Verdict::healthy()
+    } else {
+        Verdict {
+            kind: Kind::Degraded,
+            reasons,
+        }
+    };
+    Plan {
+        verdict,
+        online,
+        mark,
+        clear,
+        memory,
+    }
+}
+
+/// Whether the pool must be read now (a child process). The healthy monitor reads it
+/// only while the mirror is not known to be whole, or when something changed: a remote
+/// session, the pool's kstat state, ZED's event counter; a deep monitor always reads it.
+pub fn needs_reading(memory: &PoolMemory, fingerprint: &str, zed_generation: u64, deep: bool) -> bool {
+    deep || !memory.whole || memory.legs_fingerprint != fingerprint || memory.zed_generation != zed_generation
+}
+
+/// The remote legs' kernel state in one string: any change (a session lost, replaced,
+/// recovered) changes it.
+pub fn fingerprint(legs: &[LegFacts]) -> String {
+    legs.iter()
+        .flat_map(|l| l.paths.iter())
+        .map(|p| match &p.session {
+            Some(s) => format!(
+                "{}|{}|{}|{}",
+                p.path.target,
+                p.path.portal,
+                s.sid,
+                s.state.as_str()
+            ),
+            None => format!("{}|{}|-", p.path.target, p.path.portal),
+        })
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
+/// The mirror's verdict: the legs', and the pool's where the legs run at all.
+pub fn with_pool(legs: &Verdict, pool: Option<&Verdict>) -> Verdict {
+    match pool {
+        Some(p) if legs.kind != Kind::NotRunning => Verdict::combine(&[legs.clone(), p.clone()]),
+        _ => legs.clone(),
+    }
+}
+
+/// The plan for a snapshot whose pool was read, with the instance's own memory (status,
+/// doctor: nothing is acted on; the monitor passes the same through `plan`).
+pub fn for_snapshot(snap: &crate::observe::Snapshot, auto_online: bool, stable_ms: u64) -> Option<Plan> {
+    let facts = snap.pool.as_ref()?;
+    let state = snap.state.state();
+    let memory = state.map(|s| s.pool.clone()).unwrap_or_default();
+    let up_since: Vec<Vec<Option<u64>>> = snap
+        .legs
+        .iter()
+        .map(|l| {
+            l.paths
+                .iter()
+                .map(|p| {
+                    state
+                        .and_then(|s| s.record(&p.path))
+                        .and_then(|r| r.up_since_ms)
+                        .or_else(|| p.logged_in().then_some(snap.now_ms))
+                })
+                .collect()
+        })
+        .collect();
+    Some(plan(&Input {
+        facts,
+        legs: &snap.legs,
+        memory: &memory,
+        up_since_ms: &up_since,
+        now_ms: snap.now_ms,
+        stable_ms,
+        auto_online,
+    }))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::iscsi::sysfs::{Disk, SessionState};
-    use crate::zfs::zpool::parse_status;
+    use crate::config::Leg;
+    use crate::iscsi::sysfs::{Session, SessionState};
+    use crate::observe::PathFacts;
+    use crate::target::{Iqn, Path, Portal};
+    use crate::zfs::{PoolStatus, RemoteVdev, Vdev};
 
-    fn session_with_sda() -> Session {
-        Session {
-            sid: 2,
-            target: "iqn.2024-01.lab.local:vm.disk1".into(),
-            state: SessionState::LoggedIn,
-            recovery_tmo: Some(8),
-            connections: vec![],
-            disks: vec![Disk {
-                hctl: "2:0:0:0".into(),
-                lun: 0,
-                block: Some("sda".into()),
-                state: "running".into(),
+    const STABLE: u64 = 20_000;
+
+    fn leg(up: bool) -> LegFacts {
+        let path = Path {
+            target: Iqn::parse("iqn.2025-01.lab.home:storage-b").unwrap(),
+            portal: Portal::parse("10.10.10.2:3260").unwrap(),
+        };
+        LegFacts {
+            leg: Leg {
+                node: Some("storage-b".into()),
+                target: path.target.clone(),
+                portals: vec![path.portal.clone()],
+            },
+            paths: vec![PathFacts {
+                session: up.then(|| Session {
+                    sid: 3,
+                    target: path.target.to_string(),
+                    state: SessionState::LoggedIn,
+                    recovery_tmo: Some(5),
+                    connections: vec![],
+                    disks: vec![],
+                }),
+                path,
+                reachable: None,
             }],
         }
     }
 
-    fn recorded() -> String {
-        std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/iscsi/recorded/zfs-mirror-fault.txt"
-        ))
-        .unwrap()
+    fn pool(remote_state: &str, scan: Scan) -> PoolFacts {
+        let v = |name: &str, state: &str, depth, leaf| Vdev {
+            name: name.into(),
+            state: state.into(),
+            depth,
+            leaf,
+            devid: None,
+            note: String::new(),
+        };
+        PoolFacts {
+            name: "san-pool".into(),
+            reading: Reading::Status(PoolStatus {
+                name: "san-pool".into(),
+                state: "ONLINE".into(),
+                vdevs: vec![
+                    v("mirror-0", "ONLINE", 1, false),
+                    v("/dev/vdb1", "ONLINE", 2, true),
+                    v("/dev/disk/by-path/ip-10.10.10.2:3260-iscsi-iqn.2025-01.lab.home:storage-b-lun-0-part1", remote_state, 2, true),
+                ],
+                scan,
+            }),
+            remote: vec![RemoteVdev {
+                vdev: 2,
+                leg: 0,
+                path: 0,
+                identified_by: "test".into(),
+                identity_mismatch: None,
+            }],
+        }
+    }
+
+    fn run(facts: &PoolFacts, legs: &[LegFacts], memory: &PoolMemory, up_since: u64, now: u64) -> Plan {
+        plan(&Input {
+            facts,
+            legs,
+            memory,
+            up_since_ms: &[vec![Some(up_since)]],
+            now_ms: now,
+            stable_ms: STABLE,
+            auto_online: true,
+        })
     }
 
     #[test]
-    fn a_faulted_remote_vdev_with_its_session_up_is_stuck() {
-        let text = recorded();
-        let faulted = parse_status(text.split("--- iSCSI leg dies").nth(1).unwrap()).unwrap();
-        let session = session_with_sda();
-        let stuck = stuck_remote_vdevs(&faulted, &[&session]);
-        assert_eq!(stuck.len(), 1);
-        assert_eq!(stuck[0].name, "sda");
-        // After `zpool online`: all ONLINE.
-        let back = text.split("--- session back").nth(1).unwrap();
-        assert!(stuck_remote_vdevs(&parse_status(back).unwrap(), &[&session]).is_empty());
+    fn a_faulted_leg_with_its_session_down_marks_the_peer_and_onlines_nothing() {
+        let p = run(
+            &pool("FAULTED", Scan::None),
+            &[leg(false)],
+            &PoolMemory::default(),
+            0,
+            1_000,
+        );
+        assert_eq!(p.verdict.reasons[0].code(), "vdev_missing");
+        assert_eq!(p.mark, vec!["storage-b".to_string()]);
+        assert!(p.online.is_none());
+        assert!(!p.memory.whole);
     }
 
     #[test]
-    fn remote_vdevs_by_device_or_by_path_name() {
-        let s = session_with_sda();
-        assert!(rides_on("/dev/sda", &[&s]));
-        assert!(rides_on("sda1", &[&s]));
-        assert!(!rides_on("sdaa", &[&s]));
-        assert!(rides_on(
-            "/dev/disk/by-path/ip-127.0.0.1:3260-iscsi-iqn.2024-01.lab.local:vm.disk1-lun-0-part1",
-            &[&s]
-        ));
-        assert!(!rides_on("/dev/loop0", &[&s]));
+    fn a_returned_leg_is_onlined_only_after_it_was_seen_stable() {
+        let legs = [leg(true)];
+        let facts = pool("FAULTED", Scan::None);
+        // First sight: the clock starts now, even if the session has been up for long.
+        let first = run(&facts, &legs, &PoolMemory::default(), 0, 100_000);
+        assert!(first.online.is_none());
+        assert!(first
+            .verdict
+            .describe()
+            .unwrap()
+            .contains("waiting for the session to be stable"));
+        // Two intervals later, still up: online, once.
+        let later = run(&facts, &legs, &first.memory, 0, 100_000 + STABLE);
+        let online = later.online.expect("zpool online");
+        assert!(
+            online.vdev.ends_with("-part1") && online.why.contains("logged in"),
+            "{online:?}"
+        );
+        // A session that logged in again meanwhile restarts the clock.
+        let relogged = run(
+            &facts,
+            &legs,
+            &first.memory,
+            100_000 + STABLE - 1_000,
+            100_000 + STABLE,
+        );
+        assert!(relogged.online.is_none());
+    }
+
+    #[test]
+    fn admin_offline_suspended_resilvering_and_cooldown_hold_it_back() {
+        let legs = [leg(true)];
+        let old = PoolMemory {
+            waiting_since_ms: vec![(
+                "/dev/disk/by-path/ip-10.10.10.2:3260-iscsi-iqn.2025-01.lab.home:storage-b-lun-0-part1"
+                    .into(),
+                0,
+            )],
+            ..Default::default()
+        };
+        let off = run(&pool("OFFLINE", Scan::None), &legs, &old, 0, 100_000);
+        assert!(off.online.is_none());
+        assert!(off.verdict.describe().unwrap().contains("OFFLINE by an admin"));
+        assert_eq!(
+            off.mark,
+            vec!["storage-b".to_string()],
+            "an offline half misses writes too"
+        );
+        let busy = run(
+            &pool(
+                "FAULTED",
+                Scan::Resilvering {
+                    percent: Some(45.0),
+                    eta_s: Some(720),
+                },
+            ),
+            &legs,
+            &old,
+            0,
+            100_000,
+        );
+        assert!(busy.online.is_none());
+        assert!(busy
+            .verdict
+            .describe()
+            .unwrap()
+            .contains("45% done, about 12 min left"));
+        let mut suspended = pool("FAULTED", Scan::None);
+        if let Reading::Status(s) = &mut suspended.reading {
+            s.state = "SUSPENDED".into();
+        }
+        let p = run(&suspended, &legs, &old, 0, 100_000);
+        assert!(p.online.is_none());
+        assert_eq!(p.verdict.reasons[0].code(), "pool_suspended");
+        let just = PoolMemory {
+            last_online: Some((old.waiting_since_ms[0].0.clone(), 90_000)),
+            ..old.clone()
+        };
+        assert!(run(&pool("FAULTED", Scan::None), &legs, &just, 0, 100_000)
+            .online
+            .is_none());
+        let mut mismatch = pool("FAULTED", Scan::None);
+        mismatch.remote[0].identity_mismatch = Some("WWN a vs b".into());
+        assert!(run(&mismatch, &legs, &old, 0, 100_000).online.is_none());
+    }
+
+    #[test]
+    fn the_mark_goes_only_once_whole_and_resilvered() {
+        let legs = [leg(true)];
+        let marked = PoolMemory {
+            marked: vec!["storage-b".into()],
+            ..Default::default()
+        };
+        let resilvering = run(
+            &pool(
+                "ONLINE",
+                Scan::Resilvering {
+                    percent: Some(10.0),
+                    eta_s: None,
+                },
+            ),
+            &legs,
+            &marked,
+            0,
+            1,
+        );
+        assert!(resilvering.clear.is_empty());
+        assert_eq!(resilvering.mark, vec!["storage-b".to_string()]);
+        assert_eq!(resilvering.verdict.kind, Kind::Degraded);
+        let done = run(&pool("ONLINE", Scan::ResilverDone), &legs, &marked, 0, 2);
+        assert_eq!(done.clear, vec!["storage-b".to_string()]);
+        assert!(done.memory.whole && done.verdict.kind == Kind::Healthy);
+    }
+
+    #[test]
+    fn the_other_node_does_nothing() {
+        let facts = PoolFacts {
+            name: "san-pool".into(),
+            reading: Reading::NotImported,
+            remote: vec![],
+        };
+        let p = run(&facts, &[leg(true)], &PoolMemory::default(), 0, 1);
+        assert_eq!(p.verdict, Verdict::healthy());
+        assert!(p.online.is_none() && p.mark.is_empty() && p.clear.is_empty());
+    }
+
+    #[test]
+    fn the_pool_is_read_only_when_not_known_whole_or_something_changed() {
+        let legs = [leg(true)];
+        let fp = fingerprint(&legs);
+        let whole = PoolMemory {
+            whole: true,
+            legs_fingerprint: fp.clone(),
+            zed_generation: 4,
+            ..Default::default()
+        };
+        assert!(!needs_reading(&whole, &fp, 4, false));
+        assert!(needs_reading(&whole, &fp, 4, true));
+        assert!(needs_reading(&whole, &fp, 5, false));
+        assert!(needs_reading(&whole, &fingerprint(&[leg(false)]), 4, false));
+        assert!(needs_reading(&PoolMemory::default(), &fp, 4, false));
     }
 }

@@ -158,6 +158,37 @@ impl Sysfs {
         conns
     }
 
+    /// The session whose SCSI device a block device (or its partition) is: the kernel's
+    /// device path of /sys/class/block/NAME runs through `.../sessionN/target.../`.
+    pub fn session_of_block(&self, name: &str) -> Option<u32> {
+        if name.is_empty() || name.contains('/') || name.starts_with('.') {
+            return None;
+        }
+        let real = fs::canonicalize(self.root.join("class/block").join(name)).ok()?;
+        real.components().find_map(|c| {
+            c.as_os_str()
+                .to_str()?
+                .strip_prefix("session")?
+                .parse::<u32>()
+                .ok()
+        })
+    }
+
+    /// The SCSI device's world-wide id (`naa.6001405...`), when the kernel has one.
+    pub fn wwid_of_block(&self, name: &str) -> Option<String> {
+        if name.is_empty() || name.contains('/') || name.starts_with('.') {
+            return None;
+        }
+        let dir = fs::canonicalize(self.root.join("class/block").join(name)).ok()?;
+        // A partition's SCSI device is its parent disk's.
+        let disk = if dir.join("partition").exists() {
+            dir.parent()?.to_path_buf()
+        } else {
+            dir
+        };
+        read_trimmed(&disk.join("device/wwid")).filter(|w| !w.is_empty())
+    }
+
     /// Sets replacement_timeout on a live session; the kernel allows it while logged in.
     pub fn set_recovery_tmo(&self, sid: u32, seconds: i64) -> io::Result<()> {
         fs::write(self.session_dir(sid).join("recovery_tmo"), format!("{seconds}\n"))

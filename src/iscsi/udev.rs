@@ -7,8 +7,13 @@ use std::time::Duration;
 use crate::deadline::Deadline;
 use crate::iscsi::sysfs::Session;
 
-/// A by-path name `ip-ADDR:PORT-iscsi-IQN-lun-N`, split into its parts.
-fn parse_link(name: &str) -> Option<(String, u16, String, u64)> {
+/// A by-path name `ip-ADDR:PORT-iscsi-IQN-lun-N[-partK]`, split into its parts (the
+/// partition, which ZFS adds to whole disks, is dropped).
+pub fn parse_link(name: &str) -> Option<(String, u16, String, u64)> {
+    let name = match name.rsplit_once("-part") {
+        Some((disk, k)) if !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit()) => disk,
+        _ => name,
+    };
     let rest = name.strip_prefix("ip-")?;
     let (addr_port, rest) = rest.split_once("-iscsi-")?;
     let (iqn, lun) = rest.rsplit_once("-lun-")?;
@@ -104,5 +109,10 @@ mod tests {
             Some(("fd00::2".into(), 12))
         );
         assert_eq!(parse_link("pci-0000:00:1f.2-ata-1"), None);
+        assert_eq!(
+            parse_link("ip-10.10.10.2:3260-iscsi-iqn.2025-01.lab.home:storage-b-lun-0-part1")
+                .map(|p| (p.2, p.3)),
+            Some(("iqn.2025-01.lab.home:storage-b".into(), 0))
+        );
     }
 }

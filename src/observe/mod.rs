@@ -4,6 +4,7 @@
 //! metrics all judge the same `Snapshot`, so they cannot disagree about the facts.
 
 pub mod paths;
+pub mod pool;
 pub mod window;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -134,20 +135,6 @@ pub fn cluster(snap: &mut Snapshot, tools: &Tools, deadline: Deadline) {
             );
         }
         snap.cluster = Some(view);
-    }
-}
-
-/// The pool's vdevs, read once.
-pub fn pool(snap: &mut Snapshot, tools: &Tools, name: &str, deadline: Deadline) {
-    if snap.pool.is_none() {
-        let reading = crate::zfs::zpool::read(tools, name, deadline);
-        if let crate::zfs::Reading::Unknown(why) = &reading {
-            tracing::warn!("cannot read pool {name}: {why}");
-        }
-        snap.pool = Some(PoolFacts {
-            name: name.to_string(),
-            reading,
-        });
     }
 }
 

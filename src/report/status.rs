@@ -3,10 +3,13 @@
 
 use serde::Serialize;
 
-use crate::cluster::PeerState;
+use crate::cluster::cib::Cib;
+use crate::cluster::{attrd, PeerState};
 use crate::decide::assess::Assessment;
+use crate::decide::pool::Plan;
 use crate::decide::verdict::{Kind, Reason, Verdict};
 use crate::observe::Snapshot;
+use crate::zfs::{Reading, Scan};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct PathOut {
@@ -29,6 +32,39 @@ pub struct LegOut {
 }
 
 #[derive(Debug, Clone, Serialize)]
+pub struct VdevOut {
+    pub name: String,
+    pub state: String,
+    /// The peer node whose disk it is, for a remote vdev.
+    pub peer: Option<String>,
+    pub note: String,
+}
+
+/// A node's half marked outdated (permanent node attribute in the CIB).
+#[derive(Debug, Clone, Serialize)]
+pub struct OutdatedOut {
+    pub node: String,
+    pub since_unix: Option<u64>,
+    pub by: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PoolOut {
+    pub name: String,
+    pub imported_here: bool,
+    pub state: Option<String>,
+    pub scan: Option<Scan>,
+    pub vdevs: Vec<VdevOut>,
+    pub verdict: Kind,
+    pub reasons: Vec<Reason>,
+    pub reason: Option<String>,
+    /// From the CIB, when it was read: which halves are marked outdated.
+    pub outdated: Vec<OutdatedOut>,
+    /// Why the pool resource cannot start on this node, when it cannot.
+    pub cannot_start_here: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
 pub struct StatusReport {
     pub resource: String,
     pub node: String,
@@ -39,11 +75,87 @@ pub struct StatusReport {
     pub verdict: Kind,
     pub reasons: Vec<Reason>,
     pub reason: Option<String>,
+    pub pool: Option<PoolOut>,
     /// What the monitor would return for this verdict (OCF 1.1).
     pub ocf_exit_code: i32,
 }
 
-pub fn build(resource: &str, snap: &Snapshot, a: &Assessment) -> StatusReport {
+/// The outdated marks the CIB holds (permanent node attributes).
+pub fn outdated_marks(cib: &Cib) -> Vec<OutdatedOut> {
+    cib.nodes
+        .iter()
+        .filter(|n| n.permanent.get(attrd::OUTDATED).is_some_and(|v| v == "1"))
+        .map(|n| OutdatedOut {
+            node: n.node.clone(),
+            since_unix: n
+                .permanent
+                .get(attrd::OUTDATED_SINCE)
+                .and_then(|v| v.parse().ok()),
+            by: n.permanent.get(attrd::OUTDATED_BY).cloned(),
+        })
+        .collect()
+}
+
+fn pool_out(snap: &Snapshot, plan: Option<&Plan>, cib: Option<&Cib>) -> Option<PoolOut> {
+    let facts = snap.pool.as_ref()?;
+    let outdated = cib.map(outdated_marks).unwrap_or_default();
+    let cannot_start_here = outdated
+        .iter()
+        .find(|o| o.node.eq_ignore_ascii_case(&snap.node))
+        .map(|o| {
+            format!(
+                "this node's half of {} missed writes{}{}: the pool resource will not start here until the other half resilvers it; \
+if that half is lost for good: iscsi-mirror outdated --clear --node {} --accept-data-loss",
+                facts.name,
+                o.by.as_ref().map(|b| format!(" made on {b}")).unwrap_or_default(),
+                o.since_unix.map(|t| format!(" since {t} (unix time)")).unwrap_or_default(),
+                o.node
+            )
+        });
+    let (state, scan, vdevs) = match &facts.reading {
+        Reading::Status(s) => (
+            Some(s.state.clone()),
+            Some(s.scan.clone()),
+            s.vdevs
+                .iter()
+                .enumerate()
+                .filter(|(_, v)| v.leaf)
+                .map(|(i, v)| VdevOut {
+                    name: v.name.clone(),
+                    state: v.state.clone(),
+                    peer: facts
+                        .remote
+                        .iter()
+                        .find(|r| r.vdev == i)
+                        .and_then(|r| snap.legs.get(r.leg).and_then(|l| l.leg.node.clone())),
+                    note: v.note.clone(),
+                })
+                .collect(),
+        ),
+        _ => (None, None, Vec::new()),
+    };
+    let verdict = plan.map(|p| p.verdict.clone()).unwrap_or_else(Verdict::healthy);
+    Some(PoolOut {
+        name: facts.name.clone(),
+        imported_here: !matches!(facts.reading, Reading::NotImported),
+        state,
+        scan,
+        vdevs,
+        verdict: verdict.kind,
+        reason: verdict.describe(),
+        reasons: verdict.reasons,
+        outdated,
+        cannot_start_here,
+    })
+}
+
+pub fn build(
+    resource: &str,
+    snap: &Snapshot,
+    a: &Assessment,
+    plan: Option<&Plan>,
+    cib: Option<&Cib>,
+) -> StatusReport {
     let legs = snap
         .legs
         .iter()
@@ -67,17 +179,19 @@ pub fn build(resource: &str, snap: &Snapshot, a: &Assessment) -> StatusReport {
             reason: leg.verdict.describe(),
         })
         .collect();
+    let overall = crate::decide::pool::with_pool(&a.verdict, plan.map(|p| &p.verdict));
     StatusReport {
+        pool: pool_out(snap, plan, cib),
         resource: resource.to_string(),
         node: snap.node.clone(),
         started_here: snap.state.started(),
         cluster_known: snap.cluster.as_ref().map(|c| c.known),
         cluster_reason: snap.cluster.as_ref().and_then(|c| c.reason.clone()),
         legs,
-        verdict: a.verdict.kind,
-        reasons: a.verdict.reasons.clone(),
-        reason: a.verdict.describe(),
-        ocf_exit_code: ocf_code(&a.verdict),
+        verdict: overall.kind,
+        reasons: overall.reasons.clone(),
+        reason: overall.describe(),
+        ocf_exit_code: ocf_code(&overall),
     }
 }
 
@@ -129,6 +243,53 @@ pub fn text(r: &StatusReport) -> String {
     if r.legs.is_empty() {
         if let Some(why) = &r.reason {
             out.push_str(&format!("  why: {why}\n"));
+        }
+    }
+    if let Some(p) = &r.pool {
+        if !p.imported_here {
+            out.push_str(&format!("  pool {}: not imported on this node\n", p.name));
+        } else {
+            out.push_str(&format!(
+                "  pool {}: {}{}\n",
+                p.name,
+                p.state.as_deref().unwrap_or("state unknown"),
+                match &p.scan {
+                    Some(Scan::Resilvering { percent, eta_s }) => format!(
+                        ", resilvering{}{}",
+                        percent.map(|v| format!(" {v:.0}% done")).unwrap_or_default(),
+                        eta_s
+                            .map(|s| format!(", about {} min left", s.div_ceil(60)))
+                            .unwrap_or_default()
+                    ),
+                    _ => String::new(),
+                }
+            ));
+            for v in &p.vdevs {
+                let whose = v
+                    .peer
+                    .as_ref()
+                    .map(|n| format!(" ({n}'s disk)"))
+                    .unwrap_or_default();
+                let note = if v.note.is_empty() {
+                    String::new()
+                } else {
+                    format!("  {}", v.note)
+                };
+                out.push_str(&format!("    {} {}{whose}{note}\n", v.name, v.state));
+            }
+            if let Some(why) = &p.reason {
+                out.push_str(&format!("    why: {why}\n"));
+            }
+        }
+        for o in &p.outdated {
+            out.push_str(&format!(
+                "  {}'s half is marked outdated{}\n",
+                o.node,
+                o.by.as_ref().map(|b| format!(" (by {b})")).unwrap_or_default()
+            ));
+        }
+        if let Some(why) = &p.cannot_start_here {
+            out.push_str(&format!("  the pool cannot start here: {why}\n"));
         }
     }
     out

@@ -1,99 +1,87 @@
-//! The only module that runs `zpool`: the state of the pool's vdevs, for the deep monitor
-//! (OCF_CHECK_LEVEL 20) and status. A pool line can say ONLINE while a vdev is FAULTED
-//! (recorded on a real ZFS 2.3.2), so vdev states are what count.
+//! The only module that runs `zpool`: the pool's status (JSON where ZFS has it, 2.3+;
+//! text otherwise) and `zpool online` of one vdev.
 
 use std::time::Duration;
 
+use super::{json, text, PoolStatus, Reading};
 use crate::deadline::Deadline;
-use crate::process::{self, RunError};
+use crate::process::{self, Output, RunError};
 use crate::tools::{Tools, ZPOOL};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Vdev {
-    pub name: String,
-    pub state: String,
-    /// Nesting below the pool line: 1 for top-level vdevs, 2 for mirror members.
-    pub depth: usize,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PoolStatus {
-    pub name: String,
-    pub state: String,
-    pub vdevs: Vec<Vdev>,
-}
-
-/// Parses `zpool status [-P] POOL`: the config table between "config:" and the blank line.
-pub fn parse_status(text: &str) -> Option<PoolStatus> {
-    let mut lines = text.lines().skip_while(|l| l.trim() != "config:").skip(1);
-    let header = lines.find(|l| !l.trim().is_empty())?;
-    if !header.trim_start().starts_with("NAME") {
-        return None;
-    }
-    let base = indent_width(header);
-    let mut pool: Option<PoolStatus> = None;
-    for line in lines {
-        if line.trim().is_empty() {
-            break;
-        }
-        let expanded = indent_width(line);
-        let mut fields = line.split_whitespace();
-        let (Some(name), Some(state)) = (fields.next(), fields.next()) else {
-            continue;
-        };
-        let depth = (expanded.saturating_sub(base)) / 2;
-        match &mut pool {
-            None => {
-                pool = Some(PoolStatus {
-                    name: name.to_string(),
-                    state: state.to_string(),
-                    vdevs: Vec::new(),
-                })
-            }
-            Some(p) => p.vdevs.push(Vdev {
-                name: name.to_string(),
-                state: state.to_string(),
-                depth,
-            }),
-        }
-    }
-    pool
-}
-
-/// Leading white space in columns, a tab counting eight.
-fn indent_width(line: &str) -> usize {
-    let indent = line.len() - line.trim_start_matches([' ', '\t']).len();
-    line[..indent].replace('\t', "        ").len()
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Reading {
-    Status(PoolStatus),
-    /// Not imported on this node (normal on the passive node).
-    NotImported,
-    /// zpool missing, hung or unreadable output.
-    Unknown(String),
-}
-
-pub fn read(tools: &Tools, pool: &str, deadline: Deadline) -> Reading {
+fn run(tools: &Tools, args: &[&str], deadline: Deadline) -> Result<Output, String> {
     match process::run(
         &tools.program(&ZPOOL),
-        &["status", "-P", pool],
+        args,
         deadline.capped(Duration::from_secs(10)),
     ) {
-        Ok(out) if out.success() => match parse_status(&out.stdout) {
+        Ok(o) => Ok(o),
+        Err(RunError::NotFound(_)) => Err("zpool not installed (zfsutils-linux)".into()),
+        Err(e) => Err(format!("zpool: {e}")),
+    }
+}
+
+fn not_imported(o: &Output) -> bool {
+    o.stderr.contains("no such pool")
+}
+
+/// ZFS before 2.3 has no `-j`: zpool says so with a usage error.
+fn no_json(o: &Output) -> bool {
+    o.code == Some(2) && (o.stderr.contains("invalid option") || o.stderr.contains("unrecognized option"))
+}
+
+/// Reads the pool. `json`: whether `-j` is known to work (`Some(false)`: known not to, so
+/// only the text is asked for). Returns the reading and what was learnt about `-j`.
+pub fn status(
+    tools: &Tools,
+    pool: &str,
+    json: Option<bool>,
+    now_unix: u64,
+    deadline: Deadline,
+) -> (Reading, Option<bool>) {
+    let mut learnt = json;
+    if json != Some(false) {
+        match run(tools, &["status", "-P", "-p", "-j", "--json-int", pool], deadline) {
+            Ok(o) if o.success() => match json::parse_status(&o.stdout, pool, now_unix) {
+                Some(s) => return (Reading::Status(s), Some(true)),
+                None => tracing::warn!("zpool status -j {pool}: unreadable JSON; asking for the text"),
+            },
+            Ok(o) if not_imported(&o) => return (Reading::NotImported, json),
+            Ok(o) if no_json(&o) => learnt = Some(false),
+            Ok(_) => {}
+            Err(e) => return (Reading::Unknown(e), json),
+        }
+    }
+    let reading = match run(tools, &["status", "-P", "-p", pool], deadline) {
+        Ok(o) if o.success() => match text::parse_status(&o.stdout) {
             Some(s) => Reading::Status(s),
             None => Reading::Unknown(format!("zpool status {pool}: no config table")),
         },
-        Ok(out) if out.stderr.contains("no such pool") => Reading::NotImported,
-        Ok(out) => Reading::Unknown(format!(
+        Ok(o) if not_imported(&o) => Reading::NotImported,
+        Ok(o) => Reading::Unknown(format!(
             "zpool status {pool} exited {}: {}",
-            out.code.unwrap_or(-1),
-            out.stderr.trim()
+            o.code.unwrap_or(-1),
+            crate::text::ellipsis(o.stderr.trim(), 200)
         )),
-        Err(RunError::NotFound(_)) => Reading::Unknown("zpool not installed".into()),
-        Err(e) => Reading::Unknown(format!("zpool: {e}")),
+        Err(e) => Reading::Unknown(e),
+    };
+    (reading, learnt)
+}
+
+/// `zpool online POOL VDEV`: ZFS reopens the device and resilvers what it missed.
+pub fn online(tools: &Tools, pool: &str, vdev: &str, deadline: Deadline) -> Result<(), String> {
+    match run(tools, &["online", pool, vdev], deadline)? {
+        o if o.success() => Ok(()),
+        o => Err(format!(
+            "zpool online {pool} {vdev} exited {}: {}",
+            o.code.unwrap_or(-1),
+            crate::text::ellipsis(o.stderr.trim(), 200)
+        )),
     }
+}
+
+/// The parsed status, for callers that only need the tree.
+pub fn parse_text(text: &str) -> Option<PoolStatus> {
+    text::parse_status(text)
 }
 
 #[cfg(test)]
@@ -113,21 +101,24 @@ mod tests {
         // The second `zpool status` in the recording: pool ONLINE, sda FAULTED.
         let text = recorded();
         let faulted = text.split("--- iSCSI leg dies").nth(1).unwrap();
-        let s = parse_status(faulted).unwrap();
+        let s = parse_text(faulted).unwrap();
         assert_eq!((s.name.as_str(), s.state.as_str()), ("labpool", "ONLINE"));
-        let names: Vec<(&str, &str, usize)> = s
+        let names: Vec<(&str, &str, usize, bool)> = s
             .vdevs
             .iter()
-            .map(|v| (v.name.as_str(), v.state.as_str(), v.depth))
+            .map(|v| (v.name.as_str(), v.state.as_str(), v.depth, v.leaf))
             .collect();
         assert_eq!(
             names,
             vec![
-                ("mirror-0", "ONLINE", 1),
-                ("loop0", "ONLINE", 2),
-                ("sda", "FAULTED", 2)
+                ("mirror-0", "ONLINE", 1, false),
+                ("loop0", "ONLINE", 2, true),
+                ("sda", "FAULTED", 2, true)
             ]
         );
-        assert!(parse_status("garbage").is_none());
+        assert_eq!(s.vdevs[2].note, "too many errors");
+        let back = parse_text(text.split("--- session back").nth(1).unwrap()).unwrap();
+        assert_eq!(back.scan, crate::zfs::Scan::ResilverDone);
+        assert!(parse_text("garbage").is_none());
     }
 }
