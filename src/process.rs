@@ -135,14 +135,25 @@ enum Watcher {
     Thread,
 }
 
+/// Variables a child inherits from us: Pacemaker's own way to point its tools at a saved
+/// CIB (an admin working offline, a test), nothing else.
+const PASSED_THROUGH: &[&str] = &["CIB_file"];
+
 fn run_path(path: &Path, args: &[&str], deadline: Deadline, watcher: Watcher) -> Result<Output, RunError> {
     let started = Instant::now();
-    let mut child = Command::new(path)
+    let mut command = Command::new(path);
+    command
         .args(args)
         .env_clear()
         .env("PATH", SEARCH_PATH)
         .env("LANG", "C")
-        .env("LC_ALL", "C")
+        .env("LC_ALL", "C");
+    for name in PASSED_THROUGH {
+        if let Some(v) = std::env::var_os(name) {
+            command.env(name, v);
+        }
+    }
+    let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

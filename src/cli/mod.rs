@@ -7,6 +7,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 
 pub mod check_timeouts;
 pub mod cluster;
+pub mod outdated;
 pub mod status;
 
 /// Exit codes shared by the subcommands (each `--help` lists its own).
@@ -26,6 +27,7 @@ pub const JSON_SCHEMA_VERSION: u32 = 1;
 pub const SUBCOMMANDS: &[&str] = &[
     "check-timeouts",
     "cluster",
+    "outdated",
     "status",
     "help",
     "--help",
@@ -71,6 +73,8 @@ enum Command {
     Cluster(cluster::ClusterArgs),
     /// Check that the iSCSI timers notice a dead peer within the Corosync token window.
     CheckTimeouts(check_timeouts::CheckTimeouts),
+    /// The halves of the mirror marked outdated, and the override that accepts their loss.
+    Outdated(outdated::OutdatedArgs),
 }
 
 /// The CLI's definition, for man pages and shell completions.
@@ -91,6 +95,7 @@ pub fn run(args: &[OsString]) -> i32 {
         Command::CheckTimeouts(a) => check_timeouts::run(a),
         Command::Cluster(a) => cluster::run(a),
         Command::Status(a) => status::run(a),
+        Command::Outdated(a) => outdated::run(a),
     }
 }
 
