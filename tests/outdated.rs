@@ -13,11 +13,20 @@ const IQN_B: &str = "iqn.2025-01.lab.home:storage-b";
 /// A CIB with the two storage nodes, made by the real cibadmin.
 fn cib(dir: &std::path::Path) -> std::path::PathBuf {
     let file = dir.join("cib.xml");
-    let empty = Command::new("cibadmin").arg("--empty").output().expect("cibadmin");
+    let empty = Command::new("cibadmin")
+        .arg("--empty")
+        .output()
+        .expect("cibadmin");
     std::fs::write(&file, &empty.stdout).unwrap();
     for (id, name) in [("1", "storage-a"), ("2", "storage-b")] {
         let out = Command::new("cibadmin")
-            .args(["-C", "-o", "nodes", "-X", &format!("<node id=\"{id}\" uname=\"{name}\"/>")])
+            .args([
+                "-C",
+                "-o",
+                "nodes",
+                "-X",
+                &format!("<node id=\"{id}\" uname=\"{name}\"/>"),
+            ])
             .env("CIB_file", &file)
             .output()
             .unwrap();
@@ -36,7 +45,12 @@ fn cli(args: &[&str], cib: &std::path::Path) -> std::process::Output {
 }
 
 /// ZED runs the agent binary as a zedlet with the event in ZEVENT_* variables.
-fn zed_event(rsctmp: &std::path::Path, cib: &std::path::Path, vdev: &str, state: &str) -> std::process::Output {
+fn zed_event(
+    rsctmp: &std::path::Path,
+    cib: &std::path::Path,
+    vdev: &str,
+    state: &str,
+) -> std::process::Output {
     Command::new(AGENT)
         .env_clear()
         .env("HA_RSCTMP", rsctmp)
@@ -59,7 +73,10 @@ fn a_faulted_remote_vdev_marks_the_peer_s_half_and_only_the_override_clears_it()
     let mut a = Agent::new(&sim);
     a.param(
         "peers",
-        &format!("storage-a={IQN_A}@127.0.0.9:3260 storage-b={IQN_B}@{}", portal.spec()),
+        &format!(
+            "storage-a={IQN_A}@127.0.0.9:3260 storage-b={IQN_B}@{}",
+            portal.spec()
+        ),
     )
     .param("pool", "san-pool")
     .param("crm_mon", "crm_mon")
@@ -71,13 +88,19 @@ fn a_faulted_remote_vdev_marks_the_peer_s_half_and_only_the_override_clears_it()
     zed_event(&a.rsctmp(), &cib, "/dev/vdb1", "FAULTED");
     zed_event(&a.rsctmp(), &cib, &vdev, "ONLINE");
     let listed = cli(&["outdated"], &cib);
-    assert!(String::from_utf8_lossy(&listed.stdout).contains("no half"), "{listed:?}");
+    assert!(
+        String::from_utf8_lossy(&listed.stdout).contains("no half"),
+        "{listed:?}"
+    );
 
     // The remote leg faults on the pool holder: storage-b's half is marked, at once.
     let out = zed_event(&a.rsctmp(), &cib, &vdev, "FAULTED");
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let text = std::fs::read_to_string(&cib).unwrap();
-    assert!(text.contains("name=\"iscsi-mirror-outdated\" value=\"1\""), "{text}");
+    assert!(
+        text.contains("name=\"iscsi-mirror-outdated\" value=\"1\""),
+        "{text}"
+    );
     // The event counter tells the monitor to look at the pool again.
     let gen = std::fs::read_to_string(a.rsctmp().join("iscsi-mirror/zed-san-pool.generation")).unwrap();
     assert_eq!(gen.trim(), "3");
@@ -91,10 +114,20 @@ fn a_faulted_remote_vdev_marks_the_peer_s_half_and_only_the_override_clears_it()
     let refused = cli(&["outdated", "--clear", "--node", "storage-b"], &cib);
     assert_eq!(refused.status.code(), Some(3));
     let said = String::from_utf8_lossy(&refused.stdout);
-    assert!(said.contains("missed every write made on storage-a") && said.contains("lost for good"), "{said}");
-    assert!(std::fs::read_to_string(&cib).unwrap().contains("iscsi-mirror-outdated"));
-    let done = cli(&["outdated", "--clear", "--node", "storage-b", "--accept-data-loss"], &cib);
+    assert!(
+        said.contains("missed every write made on storage-a") && said.contains("lost for good"),
+        "{said}"
+    );
+    assert!(std::fs::read_to_string(&cib)
+        .unwrap()
+        .contains("iscsi-mirror-outdated"));
+    let done = cli(
+        &["outdated", "--clear", "--node", "storage-b", "--accept-data-loss"],
+        &cib,
+    );
     assert_eq!(done.status.code(), Some(0), "{done:?}");
-    assert!(!std::fs::read_to_string(&cib).unwrap().contains("iscsi-mirror-outdated"));
+    assert!(!std::fs::read_to_string(&cib)
+        .unwrap()
+        .contains("iscsi-mirror-outdated"));
     a.stop().expect(0);
 }

@@ -18,13 +18,15 @@ use crate::tools::Tools;
 pub const NOT_ACCEPTED: i32 = 3;
 
 #[derive(Parser)]
-#[command(after_help = "Exit codes: 0 done (or nothing marked), 1 the mark could not be cleared, \
+#[command(
+    after_help = "Exit codes: 0 done (or nothing marked), 1 the mark could not be cleared, \
 3 --clear without --accept-data-loss (nothing changed), 64 usage error, 66 unreadable --cib-xml, \
 69 the CIB could not be read.\n\n\
 A node's half is marked outdated (permanent node attribute iscsi-mirror-outdated=1) when the \
 pool holder wrote to its own half only; the shipped constraint keeps the pool off that node. \
 The mark goes by itself once the half is resilvered. Clear it by hand only when the other \
-half is lost for good: the writes it alone received are then lost.")]
+half is lost for good: the writes it alone received are then lost."
+)]
 pub struct OutdatedArgs {
     /// Remove the mark of --node: the pool may then start from its (older) half.
     #[arg(long, requires = "node")]
@@ -105,7 +107,9 @@ pub fn run(a: OutdatedArgs) -> i32 {
                     "{}: outdated since {}{}",
                     m.node,
                     when(m.since_unix),
-                    m.by.as_ref().map(|b| format!(", marked by {b}")).unwrap_or_default()
+                    m.by.as_ref()
+                        .map(|b| format!(", marked by {b}"))
+                        .unwrap_or_default()
                 );
             }
         }

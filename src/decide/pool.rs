@@ -306,19 +306,24 @@ pub fn for_snapshot(snap: &crate::observe::Snapshot, auto_online: bool, stable_m
 
 #[cfg(test)]
 mod tests {
+    //! Every decision over the real `zpool status` outputs recorded in the two-VM SAN
+    //! (tests/fixtures/zfs/vm-recorded): storage-a holds san-pool, mirror(its virtio disk,
+    //! storage-b's LUN over iSCSI).
     use super::*;
     use crate::config::Leg;
-    use crate::iscsi::sysfs::{Session, SessionState};
+    use crate::iscsi::sysfs::{Session, SessionState, Sysfs};
     use crate::observe::PathFacts;
     use crate::target::{Iqn, Path, Portal};
-    use crate::zfs::{PoolStatus, RemoteVdev, Vdev};
+    use crate::zfs::zpool::parse_text;
 
     const STABLE: u64 = 20_000;
+    const REMOTE: &str =
+        "/dev/disk/by-path/ip-192.168.10.2:3260-iscsi-iqn.2025-01.lab.e2e:storage-b-lun-0-part1";
 
     fn leg(up: bool) -> LegFacts {
         let path = Path {
-            target: Iqn::parse("iqn.2025-01.lab.home:storage-b").unwrap(),
-            portal: Portal::parse("10.10.10.2:3260").unwrap(),
+            target: Iqn::parse("iqn.2025-01.lab.e2e:storage-b").unwrap(),
+            portal: Portal::parse("192.168.10.2:3260").unwrap(),
         };
         LegFacts {
             leg: Leg {
@@ -328,7 +333,7 @@ mod tests {
             },
             paths: vec![PathFacts {
                 session: up.then(|| Session {
-                    sid: 3,
+                    sid: 1,
                     target: path.target.to_string(),
                     state: SessionState::LoggedIn,
                     recovery_tmo: Some(5),
@@ -341,34 +346,26 @@ mod tests {
         }
     }
 
-    fn pool(remote_state: &str, scan: Scan) -> PoolFacts {
-        let v = |name: &str, state: &str, depth, leaf| Vdev {
-            name: name.into(),
-            state: state.into(),
-            depth,
-            leaf,
-            devid: None,
-            note: String::new(),
-        };
+    /// The recorded state, parsed and mapped as the monitor does (here the device is not
+    /// present, so the vdev is known by its by-path name).
+    fn pool(state: &str, legs: &[LegFacts]) -> PoolFacts {
+        let file = format!(
+            "{}/tests/fixtures/zfs/vm-recorded/{state}.zpool-status-P.txt",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let status = parse_text(&std::fs::read_to_string(file).unwrap()).unwrap();
+        let nowhere = tempfile::tempdir().unwrap();
+        let remote =
+            crate::observe::pool::map_remote(&status, legs, &Sysfs::new(nowhere.path()), nowhere.path());
+        assert_eq!(
+            remote.len(),
+            1,
+            "{state}: the remote leaf is found by its by-path name"
+        );
         PoolFacts {
             name: "san-pool".into(),
-            reading: Reading::Status(PoolStatus {
-                name: "san-pool".into(),
-                state: "ONLINE".into(),
-                vdevs: vec![
-                    v("mirror-0", "ONLINE", 1, false),
-                    v("/dev/vdb1", "ONLINE", 2, true),
-                    v("/dev/disk/by-path/ip-10.10.10.2:3260-iscsi-iqn.2025-01.lab.home:storage-b-lun-0-part1", remote_state, 2, true),
-                ],
-                scan,
-            }),
-            remote: vec![RemoteVdev {
-                vdev: 2,
-                leg: 0,
-                path: 0,
-                identified_by: "test".into(),
-                identity_mismatch: None,
-            }],
+            reading: Reading::Status(status),
+            remote,
         }
     }
 
@@ -384,15 +381,17 @@ mod tests {
         })
     }
 
+    fn waiting_since(t: u64) -> PoolMemory {
+        PoolMemory {
+            waiting_since_ms: vec![(REMOTE.into(), t)],
+            ..Default::default()
+        }
+    }
+
     #[test]
     fn a_faulted_leg_with_its_session_down_marks_the_peer_and_onlines_nothing() {
-        let p = run(
-            &pool("FAULTED", Scan::None),
-            &[leg(false)],
-            &PoolMemory::default(),
-            0,
-            1_000,
-        );
+        let legs = [leg(false)];
+        let p = run(&pool("faulted", &legs), &legs, &PoolMemory::default(), 0, 1_000);
         assert_eq!(p.verdict.reasons[0].code(), "vdev_missing");
         assert_eq!(p.mark, vec!["storage-b".to_string()]);
         assert!(p.online.is_none());
@@ -402,7 +401,7 @@ mod tests {
     #[test]
     fn a_returned_leg_is_onlined_only_after_it_was_seen_stable() {
         let legs = [leg(true)];
-        let facts = pool("FAULTED", Scan::None);
+        let facts = pool("session-back-vdev-faulted", &legs);
         // First sight: the clock starts now, even if the session has been up for long.
         let first = run(&facts, &legs, &PoolMemory::default(), 0, 100_000);
         assert!(first.online.is_none());
@@ -411,11 +410,13 @@ mod tests {
             .describe()
             .unwrap()
             .contains("waiting for the session to be stable"));
+        assert_eq!(first.mark, vec!["storage-b".to_string()]);
         // Two intervals later, still up: online, once.
         let later = run(&facts, &legs, &first.memory, 0, 100_000 + STABLE);
         let online = later.online.expect("zpool online");
+        assert_eq!(online.vdev, REMOTE);
         assert!(
-            online.vdev.ends_with("-part1") && online.why.contains("logged in"),
+            online.why.contains("FAULTED") && online.why.contains("logged in"),
             "{online:?}"
         );
         // A session that logged in again meanwhile restarts the clock.
@@ -427,20 +428,28 @@ mod tests {
             100_000 + STABLE,
         );
         assert!(relogged.online.is_none());
+        // auto_online off: said, not done.
+        let off = plan(&Input {
+            auto_online: false,
+            ..Input {
+                facts: &facts,
+                legs: &legs,
+                memory: &first.memory,
+                up_since_ms: &[vec![Some(0)]],
+                now_ms: 100_000 + STABLE,
+                stable_ms: STABLE,
+                auto_online: true,
+            }
+        });
+        assert!(off.online.is_none());
+        assert!(off.verdict.describe().unwrap().contains("auto_online is off"));
     }
 
     #[test]
-    fn admin_offline_suspended_resilvering_and_cooldown_hold_it_back() {
+    fn admin_offline_resilvering_suspended_cooldown_and_identity_hold_it_back() {
         let legs = [leg(true)];
-        let old = PoolMemory {
-            waiting_since_ms: vec![(
-                "/dev/disk/by-path/ip-10.10.10.2:3260-iscsi-iqn.2025-01.lab.home:storage-b-lun-0-part1"
-                    .into(),
-                0,
-            )],
-            ..Default::default()
-        };
-        let off = run(&pool("OFFLINE", Scan::None), &legs, &old, 0, 100_000);
+        let old = waiting_since(0);
+        let off = run(&pool("admin-offline", &legs), &legs, &old, 0, 100_000);
         assert!(off.online.is_none());
         assert!(off.verdict.describe().unwrap().contains("OFFLINE by an admin"));
         assert_eq!(
@@ -448,70 +457,52 @@ mod tests {
             vec!["storage-b".to_string()],
             "an offline half misses writes too"
         );
-        let busy = run(
-            &pool(
-                "FAULTED",
-                Scan::Resilvering {
-                    percent: Some(45.0),
-                    eta_s: Some(720),
-                },
-            ),
-            &legs,
-            &old,
-            0,
-            100_000,
-        );
+        let busy = run(&pool("resilvering-3", &legs), &legs, &old, 0, 100_000);
         assert!(busy.online.is_none());
-        assert!(busy
-            .verdict
-            .describe()
-            .unwrap()
-            .contains("45% done, about 12 min left"));
-        let mut suspended = pool("FAULTED", Scan::None);
+        let said = busy.verdict.describe().unwrap();
+        assert!(said.contains("resilvering san-pool: 19% done"), "{said}");
+        let mut suspended = pool("faulted", &legs);
         if let Reading::Status(s) = &mut suspended.reading {
+            // The recordings have no suspended pool; the state line is all that differs.
             s.state = "SUSPENDED".into();
         }
         let p = run(&suspended, &legs, &old, 0, 100_000);
         assert!(p.online.is_none());
         assert_eq!(p.verdict.reasons[0].code(), "pool_suspended");
         let just = PoolMemory {
-            last_online: Some((old.waiting_since_ms[0].0.clone(), 90_000)),
+            last_online: Some((REMOTE.into(), 90_000)),
             ..old.clone()
         };
-        assert!(run(&pool("FAULTED", Scan::None), &legs, &just, 0, 100_000)
+        assert!(run(&pool("faulted", &legs), &legs, &just, 0, 100_000)
             .online
             .is_none());
-        let mut mismatch = pool("FAULTED", Scan::None);
+        let mut mismatch = pool("faulted", &legs);
         mismatch.remote[0].identity_mismatch = Some("WWN a vs b".into());
         assert!(run(&mismatch, &legs, &old, 0, 100_000).online.is_none());
     }
 
     #[test]
-    fn the_mark_goes_only_once_whole_and_resilvered() {
+    fn the_resilver_keeps_the_mark_and_the_mirror_yellow_until_it_is_done() {
         let legs = [leg(true)];
         let marked = PoolMemory {
             marked: vec!["storage-b".into()],
             ..Default::default()
         };
-        let resilvering = run(
-            &pool(
-                "ONLINE",
-                Scan::Resilvering {
-                    percent: Some(10.0),
-                    eta_s: None,
-                },
-            ),
-            &legs,
-            &marked,
-            0,
-            1,
-        );
-        assert!(resilvering.clear.is_empty());
-        assert_eq!(resilvering.mark, vec!["storage-b".to_string()]);
-        assert_eq!(resilvering.verdict.kind, Kind::Degraded);
-        let done = run(&pool("ONLINE", Scan::ResilverDone), &legs, &marked, 0, 2);
+        for n in 1..=8 {
+            let p = run(&pool(&format!("resilvering-{n}"), &legs), &legs, &marked, 0, 1);
+            assert!(p.clear.is_empty(), "resilvering-{n}");
+            assert_eq!(p.mark, vec!["storage-b".to_string()]);
+            assert_eq!(p.verdict.kind, Kind::Degraded);
+            assert_eq!(p.verdict.reasons[0].code(), "resilvering");
+        }
+        let done = run(&pool("resilvered", &legs), &legs, &marked, 0, 2);
         assert_eq!(done.clear, vec!["storage-b".to_string()]);
         assert!(done.memory.whole && done.verdict.kind == Kind::Healthy);
+        // A mark set by the ZED hook (not remembered here) goes too, once.
+        let fresh = run(&pool("healthy", &legs), &legs, &PoolMemory::default(), 0, 2);
+        assert_eq!(fresh.clear, vec!["storage-b".to_string()]);
+        let again = run(&pool("healthy", &legs), &legs, &fresh.memory, 0, 3);
+        assert!(again.clear.is_empty());
     }
 
     #[test]

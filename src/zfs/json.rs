@@ -1,5 +1,6 @@
-//! `zpool status -j --json-int -P -p POOL` (ZFS 2.3; cmd/zpool/zpool_main.c:
-//! fill_vdev_info and scan_status_nvlist).
+//! `zpool status -P -j --json-int --json-flat-vdevs POOL` (ZFS 2.3; cmd/zpool/zpool_main.c:
+//! fill_vdev_info and scan_status_nvlist). The flat form lists every vdev at the top and
+//! still nests them under the root vdev: the tree is read from the root.
 
 use serde_json::Value;
 
@@ -10,25 +11,47 @@ fn int(v: &Value) -> Option<u64> {
         .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
 }
 
-fn walk(node: &Value, depth: usize, out: &mut Vec<Vdev>) {
+/// Every vdev object of the document with its parent: the `parent` field where the flat
+/// form gives it, else the vdev it is nested in. Each name once.
+fn collect<'a>(node: &'a Value, parent: &str, out: &mut Vec<(String, String, &'a Value)>) {
     let Some(children) = node.get("vdevs").and_then(Value::as_object) else {
         return;
     };
-    for child in children.values() {
-        let kids = child
-            .get("vdevs")
-            .and_then(Value::as_object)
-            .is_some_and(|m| !m.is_empty());
-        let s = |k: &str| child.get(k).and_then(Value::as_str).map(str::to_string);
+    for (key, child) in children {
+        let name = child
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or(key)
+            .to_string();
+        let up = child
+            .get("parent")
+            .and_then(Value::as_str)
+            .unwrap_or(parent)
+            .to_string();
+        if !out.iter().any(|(n, _, _)| *n == name) {
+            out.push((name.clone(), up, child));
+        }
+        collect(child, &name, out);
+    }
+}
+
+fn tree(all: &[(String, String, &Value)], parent: &str, depth: usize, out: &mut Vec<Vdev>) {
+    // Bounded by the number of vdevs: a cycle in a damaged document ends here.
+    if depth > all.len() {
+        return;
+    }
+    for (name, _, v) in all.iter().filter(|(n, p, _)| p == parent && n != parent) {
+        let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+        let leaf = !all.iter().any(|(n, p, _)| p == name && n != name);
         out.push(Vdev {
-            name: s("path").or_else(|| s("name")).unwrap_or_default(),
+            name: s("path").unwrap_or_else(|| name.clone()),
             state: s("state").unwrap_or_default(),
             depth,
-            leaf: !kids,
+            leaf,
             devid: s("devid"),
             note: String::new(),
         });
-        walk(child, depth + 1, out);
+        tree(all, name, depth + 1, out);
     }
 }
 
@@ -66,9 +89,10 @@ fn scan(stats: Option<&Value>, now_unix: u64) -> Scan {
 pub fn parse_status(text: &str, pool: &str, now_unix: u64) -> Option<PoolStatus> {
     let doc: Value = serde_json::from_str(text).ok()?;
     let p = doc.get("pools")?.get(pool)?;
-    let root = p.get("vdevs")?.get(pool)?;
+    let mut all = Vec::new();
+    collect(p, pool, &mut all);
     let mut vdevs = Vec::new();
-    walk(root, 1, &mut vdevs);
+    tree(&all, pool, 1, &mut vdevs);
     Some(PoolStatus {
         name: pool.to_string(),
         state: p.get("state").and_then(Value::as_str).unwrap_or("").to_string(),

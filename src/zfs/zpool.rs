@@ -40,7 +40,11 @@ pub fn status(
 ) -> (Reading, Option<bool>) {
     let mut learnt = json;
     if json != Some(false) {
-        match run(tools, &["status", "-P", "-p", "-j", "--json-int", pool], deadline) {
+        match run(
+            tools,
+            &["status", "-P", "-j", "--json-int", "--json-flat-vdevs", pool],
+            deadline,
+        ) {
             Ok(o) if o.success() => match json::parse_status(&o.stdout, pool, now_unix) {
                 Some(s) => return (Reading::Status(s), Some(true)),
                 None => tracing::warn!("zpool status -j {pool}: unreadable JSON; asking for the text"),
@@ -51,7 +55,7 @@ pub fn status(
             Err(e) => return (Reading::Unknown(e), json),
         }
     }
-    let reading = match run(tools, &["status", "-P", "-p", pool], deadline) {
+    let reading = match run(tools, &["status", "-P", pool], deadline) {
         Ok(o) if o.success() => match text::parse_status(&o.stdout) {
             Some(s) => Reading::Status(s),
             None => Reading::Unknown(format!("zpool status {pool}: no config table")),
