@@ -134,6 +134,8 @@ pub struct Config {
     pub auto_online: bool,
     pub crm_mon: String,
     pub zpool: String,
+    /// node_exporter textfile the monitor keeps, when set.
+    pub metrics_file: Option<PathBuf>,
     pub corosync_cmapctl: String,
     pub host_root: PathBuf,
 }
@@ -267,6 +269,19 @@ impl Config {
             pool,
             crm_mon: program(env, params::CRM_MON)?,
             zpool: program(env, params::ZPOOL)?,
+            metrics_file: match get(params::METRICS_FILE) {
+                None => None,
+                Some(_) => {
+                    let p = path_param(env, params::METRICS_FILE)?;
+                    if !p.starts_with('/') {
+                        return Err(invalid(format!(
+                            "metrics_file '{}' must be an absolute path",
+                            printable(&p)
+                        )));
+                    }
+                    Some(PathBuf::from(p))
+                }
+            },
             corosync_cmapctl: program(env, params::COROSYNC_CMAPCTL)?,
             host_root: PathBuf::from(path_param(env, params::HOST_ROOT)?),
         })

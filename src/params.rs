@@ -67,6 +67,7 @@ pub const RECONNECT_JITTER: &str = "reconnect_jitter";
 pub const POOL: &str = "pool";
 pub const AUTO_ONLINE: &str = "auto_online";
 pub const ZPOOL: &str = "zpool";
+pub const METRICS_FILE: &str = "metrics_file";
 pub const CRM_MON: &str = "crm_mon";
 pub const COROSYNC_CMAPCTL: &str = "corosync_cmapctl";
 pub const HOST_ROOT: &str = "host_root";
@@ -240,6 +241,16 @@ Default: true when pool is set.",
         Some("corosync-cmapctl"),
         "corosync-cmapctl binary",
         "Used to read Corosync's runtime token and consensus.",
+    ),
+    p(
+        METRICS_FILE,
+        Kind::String,
+        None,
+        "Prometheus textfile to keep",
+        "A file for node_exporter's textfile collector (e.g. \
+/var/lib/prometheus/node-exporter/iscsi_mirror.prom): the monitor writes the mirror's metrics \
+there (verdict, health, reasons, each path's state, reconnects, resilver, outdated marks), \
+only when a value changed and without a child process. Empty: no file.",
     ),
     ParamSpec {
         advanced: true,

@@ -198,6 +198,22 @@ fn finish(
     probe: bool,
     locked: bool,
 ) -> Outcome {
+    if let Some(file) = &ctx.config.metrics_file {
+        let marked = snap
+            .state
+            .state()
+            .map(|s| s.pool.marked.clone())
+            .unwrap_or_default();
+        let text = crate::report::metrics::render(&crate::report::metrics::Input {
+            resource: ctx.env.instance(),
+            snap: &snap,
+            verdict,
+            outdated: &marked,
+        });
+        if let Err(e) = crate::report::metrics::write_textfile(file, &text) {
+            tracing::warn!("cannot write the metrics file {}: {e}", file.display());
+        }
+    }
     if let (true, Loaded::Present(mut state)) = (locked, snap.state) {
         if probe {
             // A probe follows a (re)join: the attribute manager may have dropped what we

@@ -31,8 +31,11 @@ not be read (the kernel's sessions are shown anyway), 78 the resource's paramete
 )]
 pub struct StatusArgs {
     /// Print JSON for tools (with schema_version; codes in `verdict`/`reasons`, prose in `reason`).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "prometheus")]
     json: bool,
+    /// Print the metrics in Prometheus' text exposition format.
+    #[arg(long)]
+    prometheus: bool,
     /// The resource id, when the CIB has more than one ocf:san:iscsi-mirror.
     #[arg(long)]
     resource: Option<String>,
@@ -209,6 +212,21 @@ pub fn run(a: StatusArgs) -> i32 {
     let r = report::build(&primitive.id, &snap, &assessment, plan.as_ref(), Some(&cib));
     if a.json {
         super::print_json(serde_json::to_value(&r).unwrap_or_default());
+    } else if a.prometheus {
+        let marks: Vec<String> = report::outdated_marks(&cib).into_iter().map(|m| m.node).collect();
+        let verdict = crate::decide::verdict::Verdict {
+            kind: r.verdict,
+            reasons: r.reasons.clone(),
+        };
+        print!(
+            "{}",
+            crate::report::metrics::render(&crate::report::metrics::Input {
+                resource: &primitive.id,
+                snap: &snap,
+                verdict: &verdict,
+                outdated: &marks,
+            })
+        );
     } else {
         print!("{}", report::text(&r));
     }
