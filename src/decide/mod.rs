@@ -5,6 +5,7 @@
 //! health colour); `timeouts` and `timer_sources` are the timeout window's rules.
 
 pub mod assess;
+pub mod mmp;
 pub mod monitor;
 pub mod pool;
 pub mod reconnect;
