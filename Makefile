@@ -11,7 +11,7 @@ SBIN_DIR  := $(DESTDIR)$(PREFIX)/sbin
 CARGO     ?= cargo
 RELEASE   := target/release/iscsi-mirror
 
-.PHONY: all build install install-agent deps check check-fast unit ocf-test cluster-test demo clean bench-spawn
+.PHONY: all build install install-agent deps check check-fast unit ocf-test scheduler-test cluster-test demo clean bench-spawn
 
 all: build
 
@@ -35,6 +35,11 @@ unit:
 ocf-test:
 	bash ocf/ocf-tester.sh
 
+# The shipped configurations (crm/examples) under Pacemaker's own scheduler: crm_simulate
+# scenarios, no daemons (crm/tests/scheduler.sh).
+scheduler-test:
+	bash crm/tests/scheduler.sh
+
 cluster-test:
 	bash crm/tests/pacemaker-single-node.sh
 	bash crm/tests/corosync-window.sh
@@ -47,6 +52,7 @@ check-fast: deps
 	$(CARGO) fmt --all -- --check
 	$(MAKE) unit
 	$(MAKE) ocf-test
+	$(MAKE) scheduler-test
 	$(MAKE) cluster-test
 
 demo: deps

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Installs what building and testing need on a fresh Debian 12 machine (idempotent).
 set -euo pipefail
-PKGS=(pacemaker pacemaker-cli-utils corosync pcs crmsh resource-agents libxml2-utils
+PKGS=(pacemaker pacemaker-cli-utils corosync pcs crmsh resource-agents fence-agents libxml2-utils
       open-iscsi python3 iproute2 procps util-linux)
 missing=()
 for p in "${PKGS[@]}"; do
