@@ -11,7 +11,7 @@ SBIN_DIR  := $(DESTDIR)$(PREFIX)/sbin
 CARGO     ?= cargo
 RELEASE   := target/release/iscsi-mirror
 
-.PHONY: all build install install-agent deps check check-fast unit ocf-test scheduler-test cluster-test demo clean bench-spawn
+.PHONY: all build install install-agent deps check check-fast unit ocf-test scheduler-test cluster-test demo clean bench-spawn bench-storm
 
 all: build
 
@@ -65,6 +65,14 @@ clean:
 # /bin/true and a 20 ms child; prints a table (benches/spawn). BENCH_N sets the calls per row.
 bench-spawn:
 	$(CARGO) bench --locked --bench spawn
+
+# The connection storm of seeds/002 in virtual time: N initiators (the agent's own reconnect
+# policy and monitor table, Pacemaker's restart on a failed monitor) against a target that
+# returns at t=0 and refuses logins above a capacity, with independent and synchronized
+# monitors, and a lone leg; prints a table per scenario with the goals (benches/storm).
+# STORM_N, STORM_SEEDS, STORM_SEED, STORM_CAPACITY, STORM_JITTER_MS, STORM_DOWN_S tune it.
+bench-storm:
+	$(CARGO) bench --locked --bench storm
 
 # The agent on the real stack in a qemu VM (kernel iSCSI, LIO, ZFS, Pacemaker); see
 # tests/e2e/README.md. Needs root; builds its image once (cached under /var/cache).

@@ -112,12 +112,14 @@ impl Env {
         })
     }
 
-    /// The recurring monitor's interval (`OCF_RESKEY_CRM_meta_interval`, ms).
-    pub fn interval(&self) -> Option<Duration> {
+    /// The recurring monitor's interval (`OCF_RESKEY_CRM_meta_interval`, ms); zero when
+    /// unset or unusable (a probe, or an action run by hand).
+    pub fn monitor_interval(&self) -> Duration {
         self.param("CRM_meta_interval")
             .and_then(|v| v.trim().parse::<u64>().ok())
-            .filter(|ms| *ms > 0 && *ms <= MAX_TIMEOUT_MS)
+            .filter(|&ms| ms <= MAX_TIMEOUT_MS)
             .map(Duration::from_millis)
+            .unwrap_or_default()
     }
 
     /// A probe is a monitor without a recurring interval: report the truth, repair nothing.
@@ -264,5 +266,18 @@ mod tests {
             "PCMK_ first"
         );
         assert!(!env(&[("HA_debug", "0")]).debug());
+    }
+
+    #[test]
+    fn the_monitor_interval_as_pacemaker_gives_it() {
+        use std::time::Duration;
+        let env = |pairs: &[(&str, &str)]| super::Env::from_pairs(pairs.iter().copied());
+        let interval = |v: &str| env(&[("OCF_RESKEY_CRM_meta_interval", v)]).monitor_interval();
+        assert_eq!(interval("10000"), Duration::from_secs(10));
+        assert_eq!(interval(" 2500 "), Duration::from_millis(2500));
+        for unusable in ["0", "10s", "-1", "", "99999999999999999999"] {
+            assert_eq!(interval(unusable), Duration::ZERO, "{unusable:?}");
+        }
+        assert_eq!(env(&[]).monitor_interval(), Duration::ZERO);
     }
 }

@@ -206,8 +206,11 @@ Corosync cannot be read. Overrides corosync-cmapctl and corosync.conf.",
         Kind::Integer,
         Some("2000"),
         "Reconnect jitter (ms)",
-        "Upper bound of the random delay before a reconnect login from monitor, so that many \
-initiators recovering at once do not storm the target.",
+        "Upper bound of the random delay before a monitor's reconnect attempt (the portal probe, \
+then the login), so that many initiators recovering at once do not storm the target. A lone leg \
+is back within one monitor interval plus this bound of its portal answering. After a refused or \
+failed login, the next attempt is drawn from a window of 2, 4, 8, then 16 times this bound that \
+opens one monitor interval after the failure.",
     ),
     p(
         POOL,

@@ -228,8 +228,13 @@ fn exit_codes_are_distinct_and_a_missing_file_is_an_input_error() {
     ]);
     assert_eq!(other.status.code(), Some(66), "{other:?}");
     assert!(String::from_utf8_lossy(&other.stderr).contains("0 ocf:san:iscsi-mirror resource(s)"));
-    // No cluster on this host: the kernel's view is still shown, and how to read a saved CIB.
-    let down = run(&["status"]);
+    // The cluster does not answer (here: no Pacemaker tools where crm_mon is said to be):
+    // the kernel's view is still shown, and how to read a saved CIB.
+    let down = run(&[
+        "status",
+        "--crm-mon",
+        &dir.path().join("crm_mon").display().to_string(),
+    ]);
     assert_eq!(down.status.code(), Some(69), "{down:?}");
     let said = String::from_utf8_lossy(&down.stdout) + String::from_utf8_lossy(&down.stderr);
     assert!(

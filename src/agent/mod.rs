@@ -19,6 +19,7 @@ use crate::params;
 use crate::state::{Loaded, Store};
 use crate::tools::Tools;
 
+pub use start::login_failure_status;
 pub use validate::window_report;
 
 pub const ACTIONS: &[&str] = &[

@@ -284,6 +284,25 @@ fn remove_strays(ctx: &Ctx, ours: &Path, before: &[Discovered], found: &[Discove
     }
 }
 
+/// What a failed login makes of start: `None` to start anyway and let monitor report the
+/// leg (a peer that is simply not there), else the status start fails with.
+/// `portal_answers` (asked only when it decides) is true when the portal answers a TCP
+/// connection, or when there is no time left to look.
+pub fn login_failure_status(kind: &ErrorKind, portal_answers: impl FnOnce() -> bool) -> Option<Status> {
+    match kind {
+        ErrorKind::NotInstalled | ErrorKind::DriverMissing | ErrorKind::IscsidDown => {
+            Some(Status::ErrInstalled)
+        }
+        ErrorKind::Permission => Some(Status::ErrPerm),
+        ErrorKind::Unreachable => None,
+        ErrorKind::TimedOut => Some(Status::ErrGeneric),
+        // A refusal from a portal that turns out not to answer at all is the network's
+        // doing: start, and let monitor report the leg.
+        _ if !portal_answers() => None,
+        _ => Some(Status::ErrGeneric),
+    }
+}
+
 /// Which failures are worth failing start for: those a retry elsewhere or later might fix,
 /// versus a peer that is simply not there (monitor reports that leg as degraded).
 fn conclude(ctx: &Ctx, observed: &[PathFacts], failures: &[(Path, Error)]) -> Outcome {
@@ -299,23 +318,12 @@ fn conclude(ctx: &Ctx, observed: &[PathFacts], failures: &[(Path, Error)]) -> Ou
                 ),
             );
         };
-        let status = match e.kind {
-            ErrorKind::NotInstalled | ErrorKind::DriverMissing | ErrorKind::IscsidDown => {
-                Status::ErrInstalled
-            }
-            ErrorKind::Permission => Status::ErrPerm,
-            ErrorKind::Unreachable => continue,
-            ErrorKind::TimedOut => Status::ErrGeneric,
-            // A refusal from a portal that turns out not to answer at all is the network's
-            // doing: start, and let monitor report the leg. No time left to look: fail.
-            _ if !ctx.deadline.expired()
-                && !net::reachable(&o.path.portal, ctx.deadline.capped(net::REACH_TIMEOUT)) =>
-            {
-                continue
-            }
-            _ => Status::ErrGeneric,
+        let answers = || {
+            ctx.deadline.expired() || net::reachable(&o.path.portal, ctx.deadline.capped(net::REACH_TIMEOUT))
         };
-        return Outcome::with(status, e.reason());
+        if let Some(status) = login_failure_status(&e.kind, answers) {
+            return Outcome::with(status, e.reason());
+        }
     }
     if down.is_empty() {
         return Outcome::ok();

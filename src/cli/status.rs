@@ -48,6 +48,10 @@ pub struct StatusArgs {
     /// Read the cluster's state from a saved `crm_mon -1 --output-as=xml` document.
     #[arg(long, value_name = "FILE")]
     crm_mon_xml: Option<PathBuf>,
+    /// crm_mon to ask the cluster with; Pacemaker's other tools (cibadmin) are taken from
+    /// beside it when it is a path.
+    #[arg(long, default_value = "crm_mon")]
+    crm_mon: String,
     /// Where the agent keeps its state (HA_RSCTMP).
     #[arg(long, value_name = "DIR", default_value = "/run/resource-agents")]
     rsc_tmp: String,
@@ -144,7 +148,13 @@ pub fn run(a: StatusArgs) -> i32 {
             Ok(t) => t,
             Err(code) => return code,
         },
-        None => match cib::query(&Tools::defaults(), deadline) {
+        None => match cib::query(
+            &Tools {
+                crm_mon: a.crm_mon.clone(),
+                ..Tools::defaults()
+            },
+            deadline,
+        ) {
             Ok(t) => t,
             Err(e) => return kernel_only(&e),
         },
