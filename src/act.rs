@@ -39,7 +39,7 @@ pub fn reconnect(
             backoff,
             crate::observe::now_ms(),
             Pace {
-                jitter_ms: ctx.config.reconnect_jitter_ms,
+                jitter_ms: ctx.config.jitter_for(&leg.leg),
                 interval_ms: ctx.env.monitor_interval().as_millis() as u64,
             },
             reconnect::wait_budget_ms(ctx.deadline.remaining().as_millis() as u64),

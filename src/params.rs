@@ -204,13 +204,15 @@ Corosync cannot be read. Overrides corosync-cmapctl and corosync.conf.",
     p(
         RECONNECT_JITTER,
         Kind::Integer,
-        Some("2000"),
+        None,
         "Reconnect jitter (ms)",
         "Upper bound of the random delay before a monitor's reconnect attempt (the portal probe, \
 then the login), so that many initiators recovering at once do not storm the target. A lone leg \
 is back within one monitor interval plus this bound of its portal answering. After a refused or \
 failed login, the next attempt is drawn from a window of 2, 4, 8, then 16 times this bound that \
-opens one monitor interval after the failure.",
+opens one monitor interval after the failure. Default: 2000 for a target served by a cluster \
+node (peers mode, or peer_node given: a two-node SAN's lone leg comes back fast); 8000 for a \
+target outside the cluster, which hundreds of initiators may share.",
     ),
     p(
         POOL,

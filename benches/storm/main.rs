@@ -82,10 +82,9 @@ struct Agent {
 impl Agent {
     fn defaults() -> Agent {
         let monitor = params::ACTIONS.iter().find(|a| a.name == "monitor");
-        let jitter = params::spec(params::RECONNECT_JITTER)
-            .and_then(|s| s.default)
-            .and_then(|d| d.parse().ok())
-            .unwrap_or(0);
+        // Many initiators share a target outside their clusters (single-target mode without
+        // peer_node): that default. The lone leg below is the two-node SAN's (peers mode).
+        let jitter = reconnect::default_jitter_ms(false);
         Agent {
             interval_ms: monitor.and_then(|a| a.interval_s).unwrap_or(10) as Ms * 1000,
             monitor_timeout: Duration::from_secs(params::default_timeout_s("monitor").into()),
@@ -551,7 +550,12 @@ fn main() {
     print_table(&synchronized, &agent, &seeds, &rows, &goals);
 
     // One leg, its portal answering at t = 0, the monitor at a random phase; many runs,
-    // for the worst phase.
+    // for the worst phase. The two-node SAN's leg: its target is a cluster node's, with
+    // that default jitter unless STORM_JITTER_MS says otherwise.
+    let agent = Agent {
+        jitter_ms: env("STORM_JITTER_MS").unwrap_or(reconnect::default_jitter_ms(true)),
+        ..agent
+    };
     let lone = Scenario {
         name: "lone leg",
         phases: Phases::Independent,

@@ -22,6 +22,23 @@ use crate::state::Backoff;
 /// The back-off window grows to this factor of the jitter bound and no further.
 pub const MAX_FACTOR: u64 = 16;
 
+/// The default jitter for a target one of this cluster's nodes serves (the two-node SAN:
+/// a lone leg, back within one monitor interval plus this).
+pub const JITTER_CLUSTER_TARGET_MS: u64 = 2000;
+/// The default jitter for a target outside the cluster, which hundreds of initiators may
+/// share: `make bench-storm` keeps the busiest second of 200 at 30 logins and probes or
+/// fewer with it, where 2000 does not.
+pub const JITTER_SHARED_TARGET_MS: u64 = 8000;
+
+/// The jitter when the admin set none.
+pub fn default_jitter_ms(served_by_cluster_node: bool) -> u64 {
+    if served_by_cluster_node {
+        JITTER_CLUSTER_TARGET_MS
+    } else {
+        JITTER_SHARED_TARGET_MS
+    }
+}
+
 /// Transient login failures (timeouts, a busy target) are retried with back-off for this
 /// long before the monitor calls for a restart.
 pub const RECONNECT_GRACE_S: u64 = 60;
