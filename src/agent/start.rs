@@ -295,6 +295,10 @@ pub fn login_failure_status(kind: &ErrorKind, portal_answers: impl FnOnce() -> b
         }
         ErrorKind::Permission => Some(Status::ErrPerm),
         ErrorKind::Unreachable => None,
+        // A busy target refusing logins for now: start, and let the monitor come back with
+        // its back-off. Failing here would have Pacemaker keep the instance off this node
+        // (start-failure-is-fatal) in exactly the storm the back-off is for.
+        ErrorKind::LoginFailed => None,
         ErrorKind::TimedOut => Some(Status::ErrGeneric),
         // A refusal from a portal that turns out not to answer at all is the network's
         // doing: start, and let monitor report the leg.
@@ -332,7 +336,7 @@ fn conclude(ctx: &Ctx, observed: &[PathFacts], failures: &[(Path, Error)]) -> Ou
     Outcome {
         status: Status::Success,
         reason: Some(format!(
-            "started with {} of {} paths; not answering: {} (monitor reports degraded)",
+            "started with {} of {} paths; not logged in yet: {} (monitor reports degraded and retries)",
             observed.len() - down.len(),
             observed.len(),
             what.join(", ")
