@@ -37,7 +37,10 @@ impl Status {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
     pub status: Status,
+    /// The exit reason: one line, what matters most.
     pub reason: Option<String>,
+    /// Everything, for the log, when the reason had to leave something out.
+    pub detail: Option<String>,
 }
 
 impl Outcome {
@@ -45,12 +48,14 @@ impl Outcome {
         Outcome {
             status: Status::Success,
             reason: None,
+            detail: None,
         }
     }
     pub fn with(status: Status, reason: impl Into<String>) -> Self {
         Outcome {
             status,
             reason: Some(reason.into()),
+            detail: None,
         }
     }
 }
@@ -215,19 +220,24 @@ pub fn fit_exit_reason(reason: &str) -> String {
     crate::text::ellipsis(&one_line, EXIT_REASON_MAX)
 }
 
-/// The one mapping from a verdict to what Pacemaker sees.
+/// The one mapping from a verdict to what Pacemaker sees: the exit reason is the first
+/// (most important) reason, the log gets them all.
 pub fn encode(env: &Env, v: &crate::decide::verdict::Verdict) -> Outcome {
     use crate::decide::verdict::Kind;
-    match v.kind {
-        Kind::Healthy => Outcome::ok(),
+    let mut o = match v.kind {
+        Kind::Healthy => return Outcome::ok(),
         Kind::NotRunning => Outcome::with(
             Status::NotRunning,
-            v.describe()
+            v.headline()
                 .unwrap_or_else(|| "no session to any peer target; not started on this node".into()),
         ),
-        Kind::Degraded => degraded_for(env, v.describe().unwrap_or_default()),
-        Kind::Failed => Outcome::with(Status::ErrGeneric, v.describe().unwrap_or_default()),
+        Kind::Degraded => degraded_for(env, v.headline().unwrap_or_default()),
+        Kind::Failed => Outcome::with(Status::ErrGeneric, v.headline().unwrap_or_default()),
+    };
+    if v.reasons.len() > 1 && o.reason.is_some() {
+        o.detail = v.describe();
     }
+    o
 }
 
 /// Maps a degraded verdict to what the caller understands.

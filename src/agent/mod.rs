@@ -124,21 +124,21 @@ pub fn run(action: &str) -> i32 {
 }
 
 fn finish(env: &Env, action: &str, outcome: Outcome) -> i32 {
-    match (&outcome.status, &outcome.reason) {
-        (Status::Success, Some(r)) => tracing::info!("{action}: {r}"),
-        (Status::Success, None) => tracing::debug!("{action}: success"),
-        (Status::NotRunning, Some(r)) => tracing::info!("{action}: not running: {r}"),
-        (Status::Degraded, Some(r)) => {
-            tracing::warn!("{action}: degraded: {r}");
+    // The log says everything; the exit reason what matters most.
+    let logged = outcome.detail.as_ref().or(outcome.reason.as_ref());
+    match (&outcome.status, logged, &outcome.reason) {
+        (Status::Success, Some(r), _) => tracing::info!("{action}: {r}"),
+        (Status::Success, None, _) => tracing::debug!("{action}: success"),
+        (Status::NotRunning, Some(r), _) => tracing::info!("{action}: not running: {r}"),
+        (Status::Degraded, Some(all), Some(r)) => {
+            tracing::warn!("{action}: degraded: {all}");
             ocf::print_exit_reason(env, r);
         }
-        (status, Some(r)) => {
-            tracing::error!("{action}: {r}");
-            if *status != Status::NotRunning {
-                ocf::print_exit_reason(env, r);
-            }
+        (_, Some(all), Some(r)) => {
+            tracing::error!("{action}: {all}");
+            ocf::print_exit_reason(env, r);
         }
-        (_, None) => {}
+        _ => {}
     }
     outcome.status.code()
 }

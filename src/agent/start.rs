@@ -334,6 +334,7 @@ fn conclude(ctx: &Ctx, observed: &[PathFacts], failures: &[(Path, Error)]) -> Ou
     }
     let what: Vec<String> = down.iter().map(|o| o.path.portal.to_string()).collect();
     Outcome {
+        detail: None,
         status: Status::Success,
         reason: Some(format!(
             "started with {} of {} paths; not logged in yet: {} (monitor reports degraded and retries)",
