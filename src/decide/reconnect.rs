@@ -57,6 +57,17 @@ pub fn after_success(b: &mut Backoff) {
     *b = Backoff::default();
 }
 
+/// After `reconnect_jitter` changed (reload-agent): a next attempt scheduled beyond the
+/// window the new bound allows is drawn again from that window. Returns whether it moved.
+pub fn rebound(b: &mut Backoff, now_ms: u64, jitter_ms: u64, r: f64) -> bool {
+    let w = window_ms(b.failures, jitter_ms);
+    if b.failures == 0 || b.next_attempt_ms <= now_ms.saturating_add(w) {
+        return false;
+    }
+    b.next_attempt_ms = now_ms.saturating_add((w as f64 * r.clamp(0.0, 1.0)) as u64);
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,5 +112,19 @@ mod tests {
         assert_eq!(b.failing_since_unix, Some(10));
         after_success(&mut b);
         assert_eq!(b, Backoff::default());
+    }
+
+    #[test]
+    fn a_smaller_jitter_bound_pulls_a_far_attempt_into_its_window() {
+        let mut b = Backoff::default();
+        after_failure(&mut b, 0, 60_000, 0.99, "busy");
+        assert_eq!(b.next_attempt_ms, 118_800);
+        // The bound drops to 500 ms: the next attempt is drawn from [0, 1 s) after now.
+        assert!(rebound(&mut b, 1000, 500, 0.5));
+        assert_eq!(b.next_attempt_ms, 1500);
+        // Within the window already, or no failure at all: nothing moves.
+        assert!(!rebound(&mut b, 1000, 500, 0.0));
+        let mut fresh = Backoff::default();
+        assert!(!rebound(&mut fresh, 1000, 500, 0.0));
     }
 }
