@@ -42,6 +42,8 @@ scheduler-test:
 
 cluster-test:
 	bash crm/tests/pacemaker-single-node.sh
+	bash crm/tests/pacemaker-reload.sh
+	bash crm/tests/pacemaker-health.sh
 	bash crm/tests/corosync-window.sh
 	bash crm/tests/pacemaker-two-node.sh
 

@@ -117,6 +117,43 @@ pub struct Timers {
     pub login_timeout: Option<i64>,
 }
 
+/// A timer as the node record holds it: the parameter, its record key, its value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordTimer {
+    pub param: &'static str,
+    pub key: &'static str,
+    pub value: Option<i64>,
+}
+
+impl Timers {
+    /// The timers in the order start writes them to a node record.
+    pub fn in_record(&self) -> [RecordTimer; 4] {
+        let t = |param, key, value| RecordTimer { param, key, value };
+        [
+            t(
+                params::NOOP_OUT_INTERVAL,
+                "node.conn[0].timeo.noop_out_interval",
+                self.noop_out_interval,
+            ),
+            t(
+                params::NOOP_OUT_TIMEOUT,
+                "node.conn[0].timeo.noop_out_timeout",
+                self.noop_out_timeout,
+            ),
+            t(
+                params::REPLACEMENT_TIMEOUT,
+                "node.session.timeo.replacement_timeout",
+                self.replacement_timeout,
+            ),
+            t(
+                params::LOGIN_TIMEOUT,
+                "node.conn[0].timeo.login_timeout",
+                self.login_timeout,
+            ),
+        ]
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub mode: Mode,

@@ -157,6 +157,12 @@ impl Env {
 
     /// 190 (degraded) exists from OCF 1.1 on; older callers get 0 and a warning.
     pub fn supports_degraded(&self) -> bool {
+        self.speaks_ocf_1_1()
+    }
+
+    /// The caller says it speaks OCF 1.1 or later (OCF_RA_VERSION_MAJOR/MINOR, which
+    /// Pacemaker 2.1 passes to every OCF action, meta-data included).
+    pub fn speaks_ocf_1_1(&self) -> bool {
         let major: u32 = self
             .get("OCF_RA_VERSION_MAJOR")
             .and_then(|v| v.parse().ok())

@@ -1,6 +1,7 @@
 //! The OCF actions, one handler each, dispatched from `run`.
 
 mod monitor;
+mod reload;
 mod start;
 mod stop;
 pub(crate) mod validate;
@@ -27,6 +28,7 @@ pub const ACTIONS: &[&str] = &[
     "stop",
     "monitor",
     "status",
+    "reload-agent",
     "meta-data",
     "validate-all",
     "methods",
@@ -87,7 +89,8 @@ Parameters come from OCF_RESKEY_* variables; see `iscsi-mirror meta-data`.\n",
 pub fn run(action: &str) -> i32 {
     match action {
         "meta-data" => {
-            print!("{}", metadata::document());
+            let form = metadata::Form::for_caller(&Env::from_process());
+            print!("{}", metadata::document(form));
             return Status::Success.code();
         }
         "methods" => {
@@ -177,6 +180,7 @@ fn perform(action: &str, env: Env) -> Outcome {
         "stop" => stop::stop(&ctx),
         "monitor" => monitor::monitor(&ctx),
         "status" => monitor::status(&ctx),
+        "reload-agent" => reload::reload(&ctx),
         _ => Outcome::with(
             Status::ErrUnimplemented,
             format!("action {action} is not implemented"),

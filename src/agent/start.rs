@@ -14,7 +14,7 @@ use crate::state::{InstanceState, Loaded};
 use crate::target::{Host, Path, Portal};
 
 /// Longest single iscsiadm call; the kernel's own login_timeout bounds a login anyway.
-const CALL_CAP: Duration = Duration::from_secs(60);
+pub(super) const CALL_CAP: Duration = Duration::from_secs(60);
 
 /// How long a portal's host name may take to resolve at start.
 const RESOLVE_CAP: Duration = Duration::from_secs(5);
@@ -141,7 +141,7 @@ pub fn start(ctx: &Ctx) -> Outcome {
 
 /// The path as iscsiadm is given it: a host-name portal becomes the address start
 /// resolved, so records, logins and sessions all carry the address the kernel shows.
-fn for_iscsiadm(path: &Path, state: &InstanceState) -> Path {
+pub(super) fn for_iscsiadm(path: &Path, state: &InstanceState) -> Path {
     let Some(addr) = state.record(path).and_then(|r| preferred(&r.addresses)) else {
         return path.clone();
     };
@@ -183,18 +183,9 @@ fn bring_up(ctx: &Ctx, configured: &Path, state: &InstanceState) -> Result<(), E
     // The cluster owns logins: iscsid must not log in at boot behind Pacemaker's back.
     adm.update(path, "node.startup", "manual", call())?;
     adm.update(path, "node.conn[0].startup", "manual", call())?;
-    let timers = &ctx.config.timers;
-    for (key, value) in [
-        ("node.conn[0].timeo.noop_out_interval", timers.noop_out_interval),
-        ("node.conn[0].timeo.noop_out_timeout", timers.noop_out_timeout),
-        (
-            "node.session.timeo.replacement_timeout",
-            timers.replacement_timeout,
-        ),
-        ("node.conn[0].timeo.login_timeout", timers.login_timeout),
-    ] {
-        if let Some(v) = value {
-            adm.update(path, key, &v.to_string(), call())?;
+    for timer in ctx.config.timers.in_record() {
+        if let Some(v) = timer.value {
+            adm.update(path, timer.key, &v.to_string(), call())?;
         }
     }
     match adm.login(path, call())? {

@@ -102,6 +102,21 @@ pub fn after_success(b: &mut Backoff) {
     *b = Backoff::default();
 }
 
+/// After `reconnect_jitter` changed (reload-agent): a next attempt scheduled beyond what the
+/// new bound allows (one interval, then the window) is drawn again. Returns whether it moved.
+pub fn rebound(b: &mut Backoff, now_ms: u64, pace: Pace, r: f64) -> bool {
+    let latest = now_ms
+        .saturating_add(pace.interval_ms)
+        .saturating_add(window_ms(b.failures, pace.jitter_ms));
+    if b.failures == 0 || b.next_attempt_ms <= latest {
+        return false;
+    }
+    b.next_attempt_ms = now_ms
+        .saturating_add(pace.interval_ms)
+        .saturating_add((window_ms(b.failures, pace.jitter_ms) as f64 * r.clamp(0.0, 1.0)) as u64);
+    true
+}
+
 /// What the monitor keeps back from its time, after the reconnects, to see the sessions
 /// in sysfs and to report.
 pub const REPORT_RESERVE_MS: u64 = 1500;
