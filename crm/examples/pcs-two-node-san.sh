@@ -11,10 +11,12 @@ pcs resource create san-mirror ocf:san:iscsi-mirror \
     op start timeout=90s op stop timeout=90s \
     op monitor interval=10s timeout=30s \
     op monitor interval=60s timeout=60s OCF_CHECK_LEVEL=10 \
-    clone interleave=true
+    clone interleave=true allow-unhealthy-nodes=true
 
 # Prefer the node whose mirror is whole: the agent publishes #health-iscsi-mirror
 # (green/yellow/red); with this strategy yellow costs a node some score, red bans it.
+# allow-unhealthy-nodes=true (above) keeps the clone itself running, and repairing, on a
+# node it marked red.
 pcs property set node-health-strategy=progressive
 pcs property set node-health-yellow=-100 node-health-red=-INFINITY
 
