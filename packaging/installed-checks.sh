@@ -103,10 +103,13 @@ rc=$?
 if [ $rc = 2 ]; then ok "the same link without ZEVENT_*: the agent's usage (exit 2)"; else bad "without ZEVENT_*: exit $rc, not 2"; fi
 
 # ---- the meta-data, as Pacemaker's tools read it
+# Pacemaker passes OCF_RA_VERSION 1.1 to every OCF action: it gets the OCF 1.1 form (with
+# reload-agent); a shell (and ocf-tester) the form ra-api-1.dtd accepts.
+OCF_RA_VERSION_MAJOR=1 OCF_RA_VERSION_MINOR=1 iscsi-mirror meta-data >"$W/md11.xml"
 iscsi-mirror meta-data >"$W/md.xml"
-check "crm_resource --show-metadata ocf:san:iscsi-mirror = iscsi-mirror meta-data" \
-    bash -c "crm_resource --show-metadata ocf:san:iscsi-mirror | cmp - $W/md.xml"
-check "meta-data valid against resource-agents' ra-api-1.dtd" \
+check "crm_resource --show-metadata ocf:san:iscsi-mirror = iscsi-mirror meta-data (OCF 1.1 form)" \
+    bash -c "crm_resource --show-metadata ocf:san:iscsi-mirror | cmp - $W/md11.xml"
+check "meta-data (plain form) valid against resource-agents' ra-api-1.dtd" \
     xmllint --noout --dtdvalid /usr/share/resource-agents/ra-api-1.dtd "$W/md.xml"
 mapfile -t PARAMS < <(xmllint --xpath '//parameters/parameter/@name' "$W/md.xml" | sed 's/.*name="\([^"]*\)".*/\1/')
 [ ${#PARAMS[@]} -ge 10 ] && ok "meta-data has ${#PARAMS[@]} parameters" || bad "meta-data parameters: ${PARAMS[*]}"

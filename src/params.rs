@@ -172,7 +172,8 @@ to recover it before judging, within the monitor's timeout (never longer).",
         None,
         "NOP-Out interval (s)",
         "node.conn[0].timeo.noop_out_interval written to the node records before login. The \
-kernel pings the target this often when the link is idle. Seeds' value: 2.",
+kernel pings the target this often when the link is idle. With a Corosync token of 4000 ms: \
+2 (check-timeouts --recommend gives the values for yours).",
     )),
     reloadable(p(
         NOOP_OUT_TIMEOUT,
@@ -180,7 +181,9 @@ kernel pings the target this often when the link is idle. Seeds' value: 2.",
         None,
         "NOP-Out timeout (s)",
         "node.conn[0].timeo.noop_out_timeout written to the node records before login: how \
-long a ping may go unanswered before the connection is declared dead. Seeds' value: 2.",
+long a ping may go unanswered before the connection is declared dead: a dead peer is noticed \
+after noop_out_interval + noop_out_timeout, which must fit in the Corosync token. With a token \
+of 4000 ms: 2.",
     )),
     reloadable(p(
         REPLACEMENT_TIMEOUT,
@@ -189,14 +192,16 @@ long a ping may go unanswered before the connection is declared dead. Seeds' val
         "Replacement timeout (s)",
         "node.session.timeo.replacement_timeout written to the node records before login, and \
 to live sessions' recovery_tmo: how long I/O is queued on a failed session before it fails \
-up to ZFS. Seeds' value: 5.",
+up to ZFS (which then faults the remote vdev and goes on with the local half). With a token \
+of 4000 ms: 5.",
     )),
     reloadable(p(
         LOGIN_TIMEOUT,
         Kind::Integer,
         None,
         "Login timeout (s)",
-        "node.conn[0].timeo.login_timeout written to the node records before login. Seeds' \
+        "node.conn[0].timeo.login_timeout written to the node records before login. With a token \
+of 4000 ms: \
 value: 10.",
     )),
     reloadable(p(
@@ -333,6 +338,22 @@ pub const ACTIONS: &[ActionSpec] = &[
         timeout_s: 30,
         interval_s: Some(10),
         depth: Some(0),
+        ocf_1_1: false,
+    },
+    // Depth 10 also re-checks the timeout window against the live sessions' timers.
+    ActionSpec {
+        name: "monitor",
+        timeout_s: 30,
+        interval_s: Some(60),
+        depth: Some(10),
+        ocf_1_1: false,
+    },
+    // Depth 20 also reads the pool every time (a periodic full check of the mirror).
+    ActionSpec {
+        name: "monitor",
+        timeout_s: 60,
+        interval_s: Some(120),
+        depth: Some(20),
         ocf_1_1: false,
     },
     ActionSpec {

@@ -403,16 +403,27 @@ mod tests {
             assert!(content_line(p).ends_with(&expected), "{}", spec.name);
         }
         for act in ACTIONS {
-            let timeout = format!("Suggested minimum timeout: {}s.", act.timeout_s);
             let name = act.name.replace('-', "\\-");
             let entry = format!(".PP\n\\fB{name}\\fR\n.RS 4\n");
-            let at = page.find(&entry).unwrap_or_else(|| panic!("{}", act.name));
-            let body = &page[at + entry.len()..];
-            let body = &body[..body.find(".RE").unwrap()];
-            assert!(body.contains(&timeout), "{}: {body}", act.name);
-            if let Some(i) = act.interval_s {
-                assert!(body.contains(&format!("Suggested interval: {i}s.")), "{body}");
-            }
+            // Each advertised operation (monitor at each depth) has its own entry.
+            let bodies: Vec<&str> = page
+                .match_indices(&entry)
+                .map(|(at, _)| {
+                    let body = &page[at + entry.len()..];
+                    &body[..body.find(".RE").unwrap()]
+                })
+                .collect();
+            let wanted = |body: &&str| {
+                body.contains(&format!("Suggested minimum timeout: {}s.", act.timeout_s))
+                    && act
+                        .interval_s
+                        .is_none_or(|i| body.contains(&format!("Suggested interval: {i}s.")))
+                    && act
+                        .depth
+                        .filter(|d| *d != 0)
+                        .is_none_or(|d| body.contains(&format!("Depth (OCF_CHECK_LEVEL): {d}.")))
+            };
+            assert!(bodies.iter().any(wanted), "{}: {bodies:?}", act.name);
         }
     }
 
