@@ -1,0 +1,512 @@
+//! `iscsi-mirror doctor` scenarios on the simulated host: storage-a's instance of the clone
+//! with its leg to storage-b, whose target is a real tgtd on loopback (so the login probe
+//! talks to a real iSCSI target), Pacemaker's tools stood in by their doubles, iscsid by a
+//! process of that name whose pid is in the simulated host's /run/iscsid.pid.
+
+mod util;
+
+use std::path::Path;
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use util::tgt::Tgt;
+use util::*;
+
+const IQN_A: &str = "iqn.2025-01.lab.home:storage-a";
+const IQN_B: &str = "iqn.2025-01.lab.home:storage-b";
+
+/// A process named iscsid (a copy of sleep), its pid in `<root>/run/iscsid.pid`.
+struct Iscsid {
+    child: Option<Child>,
+    _bin: tempfile::TempDir,
+}
+
+impl Iscsid {
+    fn start(root: &Path) -> Iscsid {
+        let bin = tempfile::tempdir().unwrap();
+        let exe = bin.path().join("iscsid");
+        std::fs::copy("/bin/sleep", &exe).unwrap();
+        let child = Command::new(&exe).arg("3600").spawn().unwrap();
+        std::fs::create_dir_all(root.join("run")).unwrap();
+        std::fs::write(root.join("run/iscsid.pid"), format!("{}\n", child.id())).unwrap();
+        Iscsid {
+            child: Some(child),
+            _bin: bin,
+        }
+    }
+
+    /// iscsid dies; its pid file stays behind, as after a crash.
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Iscsid {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// storage-a with its leg to storage-b (a tgtd), started by the agent.
+struct Scene {
+    tgt: Tgt,
+    sim: SimHost,
+    agent: Agent,
+    pcmk: PacemakerTools,
+    iscsid: Iscsid,
+    peers: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Scene {
+    fn new() -> Scene {
+        let tgt = Tgt::start("127.0.0.1");
+        tgt.add_target(1, IQN_B);
+        let dir = tempfile::tempdir().unwrap();
+        let sim = SimHost::create(dir.path().join("host")).unwrap();
+        sim.add_target(IQN_B, &[&tgt.spec()], 1).unwrap();
+        let pcmk = PacemakerTools::new();
+        pcmk.show("two-node-both-online.xml");
+        let peers = format!(
+            "storage-a={IQN_A}@127.0.0.9:3260 storage-b={IQN_B}@{}",
+            tgt.spec()
+        );
+        let mut agent = Agent::new(&sim);
+        agent
+            .param("peers", &peers)
+            .param("crm_mon", &pcmk.crm_mon())
+            .var("OCF_RESKEY_CRM_meta_on_node", "storage-a");
+        agent.start().expect(0);
+        let iscsid = Iscsid::start(sim.root());
+        Scene {
+            tgt,
+            sim,
+            agent,
+            pcmk,
+            iscsid,
+            peers,
+            _dir: dir,
+        }
+    }
+
+    fn params(&self) -> Vec<String> {
+        vec![
+            format!("peers={}", self.peers),
+            format!("iscsiadm={}", self.sim.iscsiadm_path().display()),
+            format!("host_root={}", self.sim.root().display()),
+            format!("crm_mon={}", self.pcmk.crm_mon()),
+            "reconnect_jitter=100".to_string(),
+        ]
+    }
+
+    fn command(&self, extra: &[&str]) -> Command {
+        let mut c = Command::new(AGENT);
+        c.env_clear()
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .args([
+                "doctor",
+                "--node",
+                "storage-a",
+                "--resource",
+                "mirror",
+                "--rsc-tmp",
+            ])
+            .arg(self.agent.rsctmp());
+        for p in self.params() {
+            c.arg("--param").arg(p);
+        }
+        c.args(extra);
+        c
+    }
+
+    fn doctor(&self, extra: &[&str]) -> Run {
+        run(self.command(extra))
+    }
+
+    /// `doctor --json`: the exit code and the document.
+    fn json(&self, extra: &[&str]) -> (i32, Value) {
+        let mut args = vec!["--json"];
+        args.extend_from_slice(extra);
+        let r = self.doctor(&args);
+        let v = serde_json::from_str(&r.stdout)
+            .unwrap_or_else(|e| panic!("{e}\nstdout:\n{}\nstderr:\n{}", r.stdout, r.stderr));
+        (r.code, v)
+    }
+
+    fn sid(&self) -> u32 {
+        self.sim.sessions()[0].sid
+    }
+}
+
+fn run(mut c: Command) -> Run {
+    let t = Instant::now();
+    let out = c.output().expect("run iscsi-mirror doctor");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        elapsed: t.elapsed(),
+    }
+}
+
+/// The finding of `check` (the first, or the one whose subject contains `subject`).
+fn finding<'a>(v: &'a Value, check: &str) -> &'a Value {
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["check"] == check)
+        .unwrap_or_else(|| panic!("no {check} finding in {v:#}"))
+}
+
+fn grade(v: &Value, check: &str) -> String {
+    finding(v, check)["grade"].as_str().unwrap().to_string()
+}
+
+fn why(v: &Value, check: &str) -> String {
+    finding(v, check)["why"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn a_whole_mirror_is_all_ok_and_the_json_has_its_shape() {
+    let s = Scene::new();
+    let (code, v) = s.json(&[]);
+    assert_eq!(code, 0, "{v:#}");
+    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["resource"], "mirror");
+    assert_eq!(v["node"], "storage-a");
+    assert_eq!(v["fix"], false);
+    assert_eq!(v["verdict"], "ok");
+    assert_eq!(v["exit_code"], 0);
+    for f in v["findings"].as_array().unwrap() {
+        assert!(f["step"].as_u64().is_some_and(|s| (1..=6).contains(&s)), "{f}");
+        for key in ["check", "subject", "grade", "why"] {
+            assert!(f[key].is_string(), "{key} in {f}");
+        }
+        assert!(f["evidence"].is_array(), "{f}");
+        assert!(f["next"].is_string() || f["next"].is_null(), "{f}");
+        assert!(
+            ["ok", "warn", "fail", "skipped"].contains(&f["grade"].as_str().unwrap()),
+            "{f}"
+        );
+    }
+    for check in [
+        "sessions",
+        "portal_tcp",
+        "interface",
+        "target_login",
+        "chap",
+        "iscsid",
+        "reconnect",
+    ] {
+        assert_eq!(grade(&v, check), "ok", "{check}: {v:#}");
+    }
+    // Loopback: no link to check the MTU of; no pool configured.
+    assert_eq!(grade(&v, "path_mtu"), "skipped");
+    for check in ["pool", "zfs_online", "resilver"] {
+        assert_eq!(grade(&v, check), "skipped", "{check}");
+    }
+    assert!(why(&v, "target_login").contains("login accepted"), "{v:#}");
+    assert_eq!(v["reconnect"]["option"], Value::Null);
+    assert_eq!(v["reconnect"]["not"].as_array().unwrap().len(), 4);
+    assert_eq!(v["actions"].as_array().unwrap().len(), 0);
+    assert!(v["summary"]["ok"].as_u64().unwrap() >= 7);
+    // The text reads like the procedure.
+    let t = s.doctor(&[]);
+    assert_eq!(t.code, 0, "{}", t.stdout);
+    for step in [
+        "Step 1: Verify session state",
+        "Step 3: Diagnose the root cause",
+        "Step 6: Monitor resilver",
+        "Result:",
+    ] {
+        assert!(t.stdout.contains(step), "{step}:\n{}", t.stdout);
+    }
+    eprintln!("{}", t.stdout);
+}
+
+#[test]
+fn the_same_resource_read_from_a_cib_gives_the_same_findings() {
+    let s = Scene::new();
+    let dir = tempfile::tempdir().unwrap();
+    let cib = dir.path().join("cib.xml");
+    let empty = Command::new("cibadmin")
+        .arg("--empty")
+        .output()
+        .expect("cibadmin");
+    std::fs::write(&cib, &empty.stdout).unwrap();
+    let out = Command::new("pcs")
+        .arg("-f")
+        .arg(&cib)
+        .args(["resource", "create", "mirror", "ocf:san:iscsi-mirror"])
+        .args(s.params())
+        .args(["clone", "--force"])
+        .output()
+        .expect("pcs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let by_flags = s.json(&[]).1;
+    let mut c = Command::new(AGENT);
+    c.env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .args(["doctor", "--json", "--node", "storage-a", "--rsc-tmp"])
+        .arg(s.agent.rsctmp())
+        .arg("--cib-xml")
+        .arg(&cib);
+    let r = run(c);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let by_cib: Value = serde_json::from_str(&r.stdout).unwrap();
+    let grades = |v: &Value| -> Vec<(String, String)> {
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| (f["check"].to_string(), f["grade"].to_string()))
+            .collect()
+    };
+    assert_eq!(grades(&by_cib), grades(&by_flags));
+    assert_eq!(by_cib["resource"], "mirror");
+}
+
+#[test]
+fn during_a_cut_it_names_the_storage_address_and_after_the_restore_fix_logs_in_by_option_c() {
+    let mut s = Scene::new();
+    let sid = s.sid();
+    // The storage link is cut: the target does not answer, the kernel's session FAILED.
+    s.tgt.stop();
+    s.sim.set_session_state(sid, "FAILED").unwrap();
+    let (code, v) = s.json(&[]);
+    assert_eq!(code, 2, "{v:#}");
+    assert_eq!(grade(&v, "sessions"), "fail");
+    assert!(why(&v, "sessions").starts_with("FAILED"), "{v:#}");
+    assert_eq!(grade(&v, "portal_tcp"), "fail");
+    assert!(why(&v, "portal_tcp").contains("does not accept a TCP connection"));
+    assert_eq!(grade(&v, "target_login"), "skipped");
+    assert_eq!(grade(&v, "reconnect"), "fail");
+    assert!(
+        why(&v, "reconnect").contains("root cause") && why(&v, "reconnect").contains("then C"),
+        "{v:#}"
+    );
+    // --fix repairs nothing while the root cause stands.
+    let logins = count_invocations(&s.sim, "--login");
+    let (code, v) = s.json(&["--fix"]);
+    assert_eq!(code, 2);
+    assert_eq!(v["actions"].as_array().unwrap().len(), 0, "{v:#}");
+    assert_eq!(count_invocations(&s.sim, "--login"), logins);
+    // The link is back; the kernel's session is still FAILED (the simulated kernel does
+    // not retry): option C fits, for this path.
+    s.tgt.restart();
+    s.tgt.add_target(1, IQN_B);
+    let (code, v) = s.json(&[]);
+    assert_eq!(code, 2, "{v:#}");
+    assert_eq!(grade(&v, "portal_tcp"), "ok");
+    assert_eq!(grade(&v, "target_login"), "ok");
+    assert_eq!(grade(&v, "reconnect"), "warn");
+    assert_eq!(v["reconnect"]["option"], "C");
+    let next = finding(&v, "reconnect")["next"].as_str().unwrap().to_string();
+    assert!(
+        next.contains(&format!("iscsiadm -m session -r {sid} --logout"))
+            && next.contains(&format!("-T {IQN_B} -p {} --login", s.tgt.spec())),
+        "{next}"
+    );
+    let text = s.doctor(&[]);
+    assert!(
+        text.stdout.contains("option C (targeted logout and login"),
+        "{}",
+        text.stdout
+    );
+    // --fix: the stale session logged out by its id, the exact record logged in, nothing else.
+    let before = s.sim.invocations().len();
+    let (code, v) = s.json(&["--fix"]);
+    assert_eq!(code, 0, "{v:#}");
+    let done: Vec<String> = v["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            format!(
+                "{} -> {}",
+                a["command"].as_str().unwrap(),
+                a["outcome"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        done,
+        vec![
+            format!("iscsiadm -m session -r {sid} --logout -> logged out"),
+            format!(
+                "iscsiadm -m node -T {IQN_B} -p {} --login -> logged in",
+                s.tgt.spec()
+            ),
+        ]
+    );
+    assert_eq!(
+        v["before_fix"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["grade"] == "fail")
+            .count(),
+        1
+    );
+    let runs: Vec<Vec<String>> = s.sim.invocations()[before..]
+        .iter()
+        .map(|i| i.argv.clone())
+        .collect();
+    for argv in &runs {
+        let changes = argv
+            .iter()
+            .any(|a| a.contains("login") || a.contains("logout") || a == "-u" || a == "-l");
+        if changes {
+            let exact = argv.windows(2).any(|w| w[0] == "-r" && w[1] == sid.to_string())
+                || (argv.contains(&IQN_B.to_string()) && argv.contains(&s.tgt.spec()));
+            assert!(
+                exact,
+                "doctor --fix ran a login/logout not of this path: {argv:?}"
+            );
+            assert!(
+                !argv
+                    .iter()
+                    .any(|a| a.starts_with("--loginall") || a.starts_with("--logoutall")),
+                "{argv:?}"
+            );
+        }
+    }
+    assert_eq!(grade(&v, "sessions"), "ok");
+    assert_eq!(s.sim.sessions().len(), 1);
+}
+
+#[test]
+fn a_target_that_is_not_exported_is_named_with_the_login_status() {
+    let s = Scene::new();
+    // The peer's target service runs, exporting another target only.
+    s.tgt.add_target(2, "iqn.2025-01.lab.home:other");
+    s.tgt.delete_target(1);
+    drop_session(&s.sim, s.sid());
+    let (code, v) = s.json(&[]);
+    assert_eq!(code, 2, "{v:#}");
+    assert_eq!(grade(&v, "portal_tcp"), "ok");
+    assert_eq!(grade(&v, "target_login"), "fail");
+    assert!(why(&v, "target_login").contains("is not exported at"), "{v:#}");
+    let ev = finding(&v, "target_login")["evidence"].to_string();
+    assert!(ev.contains("status 02/03 (target_not_found)"), "{ev}");
+    assert_eq!(grade(&v, "reconnect"), "fail");
+    assert_eq!(v["reconnect"]["option"], Value::Null);
+    // Exporting nothing at all, tgtd drops the login unanswered.
+    s.tgt.delete_target(2);
+    let (code, v) = s.json(&[]);
+    assert_eq!(code, 2, "{v:#}");
+    assert!(
+        why(&v, "target_login").contains("gave no iSCSI login answer"),
+        "{v:#}"
+    );
+    assert!(finding(&v, "target_login")["next"]
+        .as_str()
+        .unwrap()
+        .contains("exporting targets"));
+}
+
+#[test]
+fn a_chap_failure_of_the_last_logins_is_a_failure_and_says_what_to_compare() {
+    let s = Scene::new();
+    s.tgt.require_chap(1, "mirror", "secret-123456");
+    let (_, v) = s.json(&[]);
+    assert_eq!(grade(&v, "chap"), "ok");
+    assert!(why(&v, "chap").contains("requires CHAP"), "{v:#}");
+    assert!(why(&v, "target_login").contains("requires CHAP"), "{v:#}");
+    // The session is lost and the monitor's login is refused: CHAP (iscsiadm exit 24).
+    drop_session(&s.sim, s.sid());
+    s.sim.set_fault(Fault::AuthFail(IQN_B.into())).unwrap();
+    s.agent.monitor().expect(1);
+    let (code, v) = s.json(&[]);
+    assert_eq!(code, 2, "{v:#}");
+    assert_eq!(grade(&v, "chap"), "fail");
+    let f = finding(&v, "chap");
+    assert!(f["why"].as_str().unwrap().contains("CHAP authentication failed"));
+    assert!(
+        f["evidence"].to_string().contains("1 failed login attempt(s)"),
+        "{f}"
+    );
+    assert!(f["next"].as_str().unwrap().contains("node.session.auth"), "{f}");
+    assert_eq!(grade(&v, "reconnect"), "fail");
+    // No secret in what doctor prints.
+    let t = s.doctor(&[]);
+    assert!(!t.stdout.contains("secret-123456") && !t.stderr.contains("secret-123456"));
+}
+
+#[test]
+fn iscsid_down_calls_for_starting_it_prints_d_with_its_warning_and_runs_nothing() {
+    let mut s = Scene::new();
+    s.iscsid.kill();
+    s.sim.set_fault(Fault::IscsidDown).unwrap();
+    s.sim.set_session_state(s.sid(), "FAILED").unwrap();
+    let (code, v) = s.json(&[]);
+    assert_eq!(code, 2, "{v:#}");
+    assert_eq!(grade(&v, "iscsid"), "fail");
+    assert!(
+        finding(&v, "iscsid")["evidence"]
+            .to_string()
+            .contains("not running (a stale pid file)"),
+        "{v:#}"
+    );
+    assert_eq!(v["reconnect"]["option"], "D");
+    let next = finding(&v, "reconnect")["next"].as_str().unwrap().to_string();
+    assert!(
+        next.contains("systemctl start iscsid")
+            && next.contains("WARNING")
+            && next.contains("ALL iSCSI sessions"),
+        "{next}"
+    );
+    let before = s.sim.invocations().len();
+    let (code, v) = s.json(&["--fix"]);
+    assert_eq!(code, 2);
+    assert_eq!(v["actions"].as_array().unwrap().len(), 0, "{v:#}");
+    assert_eq!(
+        s.sim.invocations().len(),
+        before,
+        "doctor --fix ran iscsiadm with iscsid down"
+    );
+}
+
+#[test]
+fn nothing_holds_it_past_its_deadline() {
+    // A portal that accepts TCP and never answers, and an iscsiadm that hangs.
+    let s = Scene::new();
+    let sid = s.sid();
+    s.sim.set_session_state(sid, "FAILED").unwrap();
+    s.sim.set_fault(Fault::Hang("any".into())).unwrap();
+    let r = s.doctor(&["--json", "--fix", "--deadline", "8"]);
+    assert!(r.elapsed < Duration::from_secs(10), "{:?}", r.elapsed);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    let outcomes = v["actions"].to_string();
+    assert!(outcomes.contains("hung and was killed"), "{v:#}");
+    let silent = Portal::up("127.0.0.3");
+    let mut c = Command::new(AGENT);
+    c.env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .args(["doctor", "--json", "--deadline", "5", "--node", "storage-a"])
+        .args([
+            "--param",
+            &format!("portal={}", silent.spec()),
+            "--param",
+            &format!("target={IQN_B}"),
+        ])
+        .args([
+            "--param",
+            &format!("iscsiadm={}", s.sim.iscsiadm_path().display()),
+        ])
+        .args(["--param", &format!("host_root={}", s.sim.root().display())])
+        .args(["--param", "crm_mon=/nonexistent/crm_mon"]);
+    let r = run(c);
+    assert!(r.elapsed < Duration::from_secs(7), "{:?}", r.elapsed);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(grade(&v, "target_login"), "fail");
+    assert!(
+        why(&v, "target_login").contains("gave no iSCSI login answer"),
+        "{v:#}"
+    );
+}
