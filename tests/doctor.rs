@@ -142,6 +142,14 @@ impl Scene {
     }
 }
 
+/// With DOCTOR_SHOW set, prints a run's text for docs/doctor.md's examples
+/// (`DOCTOR_SHOW=1 cargo test --test doctor -- --nocapture --test-threads 1`).
+fn show(label: &str, r: &Run) {
+    if std::env::var_os("DOCTOR_SHOW").is_some() {
+        eprintln!("==== {label} (exit {})\n{}", r.code, r.stdout);
+    }
+}
+
 fn run(mut c: Command) -> Run {
     let t = Instant::now();
     let out = c.output().expect("run iscsi-mirror doctor");
@@ -217,6 +225,7 @@ fn a_whole_mirror_is_all_ok_and_the_json_has_its_shape() {
     assert!(v["summary"]["ok"].as_u64().unwrap() >= 7);
     // The text reads like the procedure.
     let t = s.doctor(&[]);
+    show("a whole mirror", &t);
     assert_eq!(t.code, 0, "{}", t.stdout);
     for step in [
         "Step 1: Verify session state",
@@ -278,6 +287,7 @@ fn during_a_cut_it_names_the_storage_address_and_after_the_restore_fix_logs_in_b
     // The storage link is cut: the target does not answer, the kernel's session FAILED.
     s.tgt.stop();
     s.sim.set_session_state(sid, "FAILED").unwrap();
+    show("the storage link cut", &s.doctor(&[]));
     let (code, v) = s.json(&[]);
     assert_eq!(code, 2, "{v:#}");
     assert_eq!(grade(&v, "sessions"), "fail");
@@ -313,6 +323,7 @@ fn during_a_cut_it_names_the_storage_address_and_after_the_restore_fix_logs_in_b
         "{next}"
     );
     let text = s.doctor(&[]);
+    show("the link restored, the session still FAILED", &text);
     assert!(
         text.stdout.contains("option C (targeted logout and login"),
         "{}",
@@ -378,6 +389,20 @@ fn during_a_cut_it_names_the_storage_address_and_after_the_restore_fix_logs_in_b
     }
     assert_eq!(grade(&v, "sessions"), "ok");
     assert_eq!(s.sim.sessions().len(), 1);
+    // The same again, as an admin reads it: what was found, what --fix did, what is now.
+    let sid = s.sid();
+    s.sim.set_session_state(sid, "FAILED").unwrap();
+    let text = s.doctor(&["--fix"]);
+    show("doctor --fix", &text);
+    assert_eq!(text.code, 0, "{}", text.stdout);
+    for line in [
+        "Before --fix:".to_string(),
+        format!("[done] iscsiadm -m session -r {sid} --logout: logged out"),
+        "After --fix:".to_string(),
+        "Result: ".to_string(),
+    ] {
+        assert!(text.stdout.contains(&line), "{line}:\n{}", text.stdout);
+    }
 }
 
 #[test]
@@ -509,4 +534,147 @@ fn nothing_holds_it_past_its_deadline() {
         why(&v, "target_login").contains("gave no iSCSI login answer"),
         "{v:#}"
     );
+}
+
+/// Two network namespaces joined by a veth pair: storage-a's side `a` (198.18.0.1/24 on
+/// `va`) and storage-b's side `b` (198.18.0.2/24 on `vb`). Deleted when dropped.
+struct Link {
+    a: String,
+    b: String,
+}
+
+impl Link {
+    fn ip(args: &[&str]) {
+        let out = Command::new("ip").args(args).output().expect("ip (iproute2)");
+        assert!(
+            out.status.success(),
+            "ip {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn new(mtu_a: u32, mtu_b: u32) -> Link {
+        let id = std::process::id();
+        let l = Link {
+            a: format!("imd{id}a"),
+            b: format!("imd{id}b"),
+        };
+        Link::ip(&["netns", "add", &l.a]);
+        Link::ip(&["netns", "add", &l.b]);
+        Link::ip(&[
+            "link", "add", "va", "netns", &l.a, "type", "veth", "peer", "name", "vb", "netns", &l.b,
+        ]);
+        Link::ip(&["-n", &l.a, "addr", "add", "198.18.0.1/24", "dev", "va"]);
+        Link::ip(&["-n", &l.b, "addr", "add", "198.18.0.2/24", "dev", "vb"]);
+        for (ns, dev, mtu) in [(&l.a, "va", mtu_a), (&l.b, "vb", mtu_b)] {
+            Link::ip(&["-n", ns, "link", "set", dev, "mtu", &mtu.to_string(), "up"]);
+            Link::ip(&["-n", ns, "link", "set", "lo", "up"]);
+        }
+        l
+    }
+}
+
+impl Drop for Link {
+    fn drop(&mut self) {
+        for ns in [&self.a, &self.b] {
+            let _ = Command::new("ip").args(["netns", "del", ns]).output();
+        }
+    }
+}
+
+#[test]
+fn in_network_namespaces_the_link_and_an_mtu_mismatch_are_named() {
+    // storage-a's storage interface has MTU 9000, storage-b's 1500.
+    let link = Link::new(9000, 1500);
+    let tgt = Tgt::start_at("198.18.0.2", 3260, Some(&link.b));
+    tgt.add_target(1, IQN_B);
+    let dir = tempfile::tempdir().unwrap();
+    let sim = SimHost::create(dir.path().join("host")).unwrap();
+    let _iscsid = Iscsid::start(sim.root());
+    let command = |json: bool| {
+        let mut c = Command::new("ip");
+        c.env_clear()
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .args(["netns", "exec", &link.a, AGENT, "doctor", "--node", "storage-a"])
+            .args([
+                "--param",
+                "portal=198.18.0.2:3260",
+                "--param",
+                &format!("target={IQN_B}"),
+            ])
+            .args(["--param", &format!("iscsiadm={}", sim.iscsiadm_path().display())])
+            .args(["--param", &format!("host_root={}", sim.root().display())])
+            .args(["--param", "crm_mon=/nonexistent/crm_mon"]);
+        if json {
+            c.arg("--json");
+        }
+        c
+    };
+    let doctor = || {
+        let r = run(command(true));
+        let v: Value =
+            serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}{}", r.stdout, r.stderr));
+        (r.code, v)
+    };
+    let (code, v) = doctor();
+    assert_eq!(code, 2, "{v:#}");
+    show("MTU 9000 here, 1500 on the peer", &run(command(false)));
+    // TCP and the iSCSI login pass (small packets); 9000-byte frames do not.
+    assert_eq!(grade(&v, "portal_tcp"), "ok", "{v:#}");
+    assert_eq!(grade(&v, "target_login"), "ok", "{v:#}");
+    assert_eq!(grade(&v, "interface"), "ok");
+    assert!(why(&v, "interface").contains("va is up, mtu 9000"), "{v:#}");
+    assert_eq!(grade(&v, "path_mtu"), "fail");
+    assert!(
+        why(&v, "path_mtu").contains(
+            "MTU mismatch: va has MTU 9000, the path carries 1500-byte packets but not 9000-byte ones"
+        ),
+        "{v:#}"
+    );
+    let ev = finding(&v, "path_mtu")["evidence"].to_string();
+    assert!(
+        ev.contains("ping -M do -s 8972 198.18.0.2: 0/") && ev.contains("-s 1472 198.18.0.2: 2/2 answered"),
+        "{ev}"
+    );
+    // Both ends at 9000: the jumbo path is whole.
+    Link::ip(&["-n", &link.b, "link", "set", "vb", "mtu", "9000"]);
+    let (code, v) = doctor();
+    assert_eq!(grade(&v, "path_mtu"), "ok", "{v:#}");
+    assert!(why(&v, "path_mtu").contains("carries 9000-byte packets"));
+    assert_eq!(code, 0, "{v:#}");
+    // A route that allows less than the interface: ping's own words name it.
+    Link::ip(&[
+        "-n",
+        &link.a,
+        "route",
+        "replace",
+        "198.18.0.0/24",
+        "dev",
+        "va",
+        "mtu",
+        "lock",
+        "1500",
+    ]);
+    let (_, v) = doctor();
+    assert!(
+        why(&v, "path_mtu").contains("the route to 198.18.0.2 allows only 1500 bytes"),
+        "{v:#}"
+    );
+    // The far side's link goes down: no carrier here.
+    Link::ip(&["-n", &link.b, "link", "set", "vb", "down"]);
+    let (code, v) = doctor();
+    assert_eq!(code, 2);
+    assert_eq!(grade(&v, "portal_tcp"), "fail", "{v:#}");
+    assert_eq!(grade(&v, "interface"), "fail", "{v:#}");
+    assert!(why(&v, "interface").contains("no carrier"), "{v:#}");
+    assert_eq!(grade(&v, "target_login"), "skipped");
+    // This side's interface taken down: no route, and which interface holds the subnet.
+    Link::ip(&["-n", &link.a, "link", "set", "va", "down"]);
+    let (_, v) = doctor();
+    assert!(
+        why(&v, "interface").contains("no route to 198.18.0.2")
+            && why(&v, "interface").contains("va is administratively down"),
+        "{v:#}"
+    );
+    assert_eq!(finding(&v, "interface")["next"], "ip link set dev va up");
 }
