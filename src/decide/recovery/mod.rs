@@ -634,7 +634,9 @@ WARNING: D interrupts ALL iSCSI sessions; only with the pool already degraded (r
             Choice {
                 option: None,
                 relogin: Vec::new(),
-                why: if not_started > 0 {
+                why: if snap.legs.is_empty() {
+                    "nothing to reconnect: no leg of this resource belongs to this node".into()
+                } else if not_started > 0 {
                     "nothing to reconnect: the resource is not started on this node".into()
                 } else {
                     "no reconnect needed: every path is logged in".into()

@@ -237,6 +237,23 @@ fn a_logged_in_session_whose_disk_is_blocked_calls_for_a_rescan_option_a() {
 }
 
 #[test]
+fn a_node_outside_peers_has_nothing_to_walk() {
+    let mut s = snap("healthy", false, 1_000);
+    s.legs.clear();
+    // No leg: no vdev rides on one.
+    s.pool.as_mut().unwrap().remote.clear();
+    s.membership = Membership::NotListed {
+        node: "quorum".into(),
+        listed: vec!["storage-a".into(), "storage-b".into()],
+    };
+    let (r, _) = judged(&s, &PoolMemory::default(), &FirstSeen::new(), Some(&[]));
+    assert_eq!(get(&r, "sessions").grade, Grade::Skipped);
+    assert!(get(&r, "sessions").why.contains("not in peers"));
+    assert!(get(&r, "reconnect").why.contains("no leg of this resource"));
+    assert!(r.choice.relogin.is_empty());
+}
+
+#[test]
 fn an_admin_s_offline_is_not_undone() {
     let s = snap("admin-offline", true, 1_000);
     let mut seen = FirstSeen::new();
