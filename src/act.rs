@@ -9,16 +9,16 @@ use rand::Rng;
 use crate::agent::Ctx;
 use crate::cluster::attrd;
 use crate::decide::monitor::Try;
-use crate::decide::reconnect::{self, Plan};
+use crate::decide::reconnect::{self, Pace, Reconnect, Step};
 use crate::decide::verdict::Health;
-use crate::iscsi::iscsiadm::{ErrorKind, Login};
 use crate::net;
 use crate::observe::LegFacts;
 use crate::state::InstanceState;
 
-/// Tries to bring back the given paths of one leg. Each path waits for its jitter (or its
-/// back-off), then its portal is probed, then it is logged in: the probe is spread like
-/// the logins, so a returning target sees neither in a burst.
+/// Tries to bring back the given paths of one leg. The steps and their order (wait for
+/// the jitter or the back-off, probe the portal, log in) are `decide::reconnect`'s; this
+/// carries them out: the probe is spread like the logins, so a returning target sees
+/// neither in a burst.
 pub fn reconnect(
     ctx: &Ctx,
     leg: &LegFacts,
@@ -32,107 +32,63 @@ pub fn reconnect(
         let Some(facts) = leg.paths.get(i) else { continue };
         let path = &facts.path;
         // What is left after this: a moment to see the session in sysfs and to report.
-        let budget = ctx.deadline.reserving(Duration::from_millis(1500));
-        let backoff = state.record_mut(path).backoff.clone();
-        let budget_ms = budget.remaining().as_millis() as u64 / 2;
-        let plan = reconnect::plan(
-            &backoff,
+        let budget = ctx
+            .deadline
+            .reserving(Duration::from_millis(reconnect::REPORT_RESERVE_MS));
+        let backoff = &mut state.record_mut(path).backoff;
+        let (rc, mut step) = Reconnect::begin(
+            backoff,
             crate::observe::now_ms(),
-            ctx.config.reconnect_jitter_ms,
-            budget_ms,
+            Pace {
+                jitter_ms: ctx.config.jitter_for(&leg.leg),
+                interval_ms: ctx.env.monitor_interval().as_millis() as u64,
+            },
+            reconnect::wait_budget_ms(ctx.deadline.remaining().as_millis() as u64),
             rng.gen(),
+            facts.session.is_some(),
         );
-        let delay_ms = match plan {
-            Plan::Defer { next_in_ms } => {
-                tracing::info!(
-                    "{path}: reconnect backing off after {} failed attempt(s); next in {:.1} s",
-                    backoff.failures,
-                    next_in_ms as f64 / 1000.0
-                );
-                tries.push((
-                    i,
-                    Try::Deferred {
-                        attempt: backoff.failures,
-                        next_in_s: next_in_ms.div_ceil(1000),
-                        last_error: backoff.last_error.clone(),
-                    },
-                ));
-                continue;
-            }
-            Plan::Attempt { delay_ms } => delay_ms,
+        let outcome = loop {
+            step = match step {
+                Step::Wait { ms, attempt } => {
+                    tracing::info!(
+                        "{path} is down (peer {peer}): reconnecting after a jitter of {ms} ms (attempt {attempt})"
+                    );
+                    budget.sleep(Duration::from_millis(ms));
+                    rc.waited()
+                }
+                Step::Probe => {
+                    let answered = net::reachable(&path.portal, budget.capped(net::REACH_TIMEOUT));
+                    if !answered {
+                        tracing::info!("{path}: the portal does not answer; no login");
+                    }
+                    rc.probed(backoff, answered, crate::observe::now_ms())
+                }
+                Step::Login => {
+                    let result = ctx.iscsiadm().login(path, budget);
+                    if let Err(e) = &result {
+                        tracing::warn!("reconnect: {}", e.detailed());
+                    }
+                    rc.login_ended(
+                        backoff,
+                        result.as_ref().map(|_| ()),
+                        crate::observe::now_ms(),
+                        rng.gen(),
+                    )
+                }
+                Step::Done(t) => break t,
+            };
         };
-        tracing::info!(
-            "{path} is down (peer {peer}): reconnecting after a jitter of {delay_ms} ms (attempt {})",
-            backoff.failures + 1
-        );
-        budget.sleep(Duration::from_millis(delay_ms));
-        if !net::reachable(&path.portal, budget.capped(net::REACH_TIMEOUT)) {
-            tracing::info!("{path}: the portal does not answer; no login");
-            tries.push((i, Try::Unreachable));
-            continue;
+        if let Try::Deferred {
+            attempt, next_in_s, ..
+        } = &outcome
+        {
+            tracing::info!(
+                "{path}: reconnect backing off after {attempt} failed attempt(s); next in about {next_in_s} s"
+            );
         }
-        let now_s = crate::observe::now_ms() / 1000;
-        if facts.session.is_some() {
-            // The kernel holds the session (FAILED/FREE) and reconnects it itself; a login
-            // over it would fail. It gets a grace before a restart is called for.
-            let record = state.record_mut(path);
-            let since = *record.backoff.recovering_since_unix.get_or_insert(now_s);
-            tries.push((
-                i,
-                Try::KernelRecovering {
-                    for_s: now_s.saturating_sub(since),
-                },
-            ));
-            continue;
-        }
-        let result = ctx.iscsiadm().login(path, budget);
-        let record = state.record_mut(path);
-        match result {
-            Ok(Login::LoggedIn) | Ok(Login::AlreadyLoggedIn) => {
-                tries.push((i, Try::LoggedIn));
-            }
-            Err(e) => {
-                tracing::warn!("reconnect: {}", e.detailed());
-                let why = e.reason();
-                reconnect::after_failure(
-                    &mut record.backoff,
-                    crate::observe::now_ms(),
-                    ctx.config.reconnect_jitter_ms,
-                    rng.gen(),
-                    &e.advice(),
-                );
-                let since = record.backoff.failing_since_unix.unwrap_or(now_s);
-                tries.push((
-                    i,
-                    Try::LoginFailed {
-                        why: if is_fatal(&e.kind) { why } else { e.advice() },
-                        fatal: is_fatal(&e.kind),
-                        failing_for_s: now_s.saturating_sub(since),
-                        attempt: record.backoff.failures,
-                        next_in_s: (record
-                            .backoff
-                            .next_attempt_ms
-                            .saturating_sub(crate::observe::now_ms()))
-                        .div_ceil(1000),
-                    },
-                ));
-            }
-        }
+        tries.push((i, outcome));
     }
     tries
-}
-
-/// Failures that waiting cannot cure: a restart (or the admin) is the remedy.
-fn is_fatal(kind: &ErrorKind) -> bool {
-    matches!(
-        kind,
-        ErrorKind::AuthFailed
-            | ErrorKind::LoginRefused
-            | ErrorKind::NotInstalled
-            | ErrorKind::DriverMissing
-            | ErrorKind::Permission
-            | ErrorKind::IscsidDown
-    )
 }
 
 /// After the tries, the kernel's word: paths back up lose their back-off.
@@ -295,8 +251,8 @@ pub fn relogin(
         command,
         ok: r.is_ok(),
         outcome: match r {
-            Ok(Login::LoggedIn) => "logged in".into(),
-            Ok(Login::AlreadyLoggedIn) => "a session already exists".into(),
+            Ok(crate::iscsi::iscsiadm::Login::LoggedIn) => "logged in".into(),
+            Ok(crate::iscsi::iscsiadm::Login::AlreadyLoggedIn) => "a session already exists".into(),
             Err(e) => e.reason(),
         },
     });

@@ -117,6 +117,43 @@ pub struct Timers {
     pub login_timeout: Option<i64>,
 }
 
+/// A timer as the node record holds it: the parameter, its record key, its value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordTimer {
+    pub param: &'static str,
+    pub key: &'static str,
+    pub value: Option<i64>,
+}
+
+impl Timers {
+    /// The timers in the order start writes them to a node record.
+    pub fn in_record(&self) -> [RecordTimer; 4] {
+        let t = |param, key, value| RecordTimer { param, key, value };
+        [
+            t(
+                params::NOOP_OUT_INTERVAL,
+                "node.conn[0].timeo.noop_out_interval",
+                self.noop_out_interval,
+            ),
+            t(
+                params::NOOP_OUT_TIMEOUT,
+                "node.conn[0].timeo.noop_out_timeout",
+                self.noop_out_timeout,
+            ),
+            t(
+                params::REPLACEMENT_TIMEOUT,
+                "node.session.timeo.replacement_timeout",
+                self.replacement_timeout,
+            ),
+            t(
+                params::LOGIN_TIMEOUT,
+                "node.conn[0].timeo.login_timeout",
+                self.login_timeout,
+            ),
+        ]
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub mode: Mode,
@@ -128,7 +165,8 @@ pub struct Config {
     pub timers: Timers,
     pub timeout_policy: TimeoutPolicy,
     pub token_ms: Option<u64>,
-    pub reconnect_jitter_ms: u64,
+    /// The admin's reconnect_jitter; `None`: the default for each leg (`jitter_for`).
+    pub reconnect_jitter_ms: Option<u64>,
     pub pool: Option<String>,
     /// Bring returned remote vdevs back (`zpool online`); only meaningful with a pool.
     pub auto_online: bool,
@@ -261,7 +299,7 @@ impl Config {
             timers,
             timeout_policy,
             token_ms: integer(env, params::TOKEN_MS, 1, 600_000)?.map(|v| v as u64),
-            reconnect_jitter_ms: integer(env, params::RECONNECT_JITTER, 0, 600_000)?.unwrap_or(0) as u64,
+            reconnect_jitter_ms: integer(env, params::RECONNECT_JITTER, 0, 600_000)?.map(|v| v as u64),
             auto_online: match env.param(params::AUTO_ONLINE) {
                 Some(_) => boolean(env, params::AUTO_ONLINE)?,
                 None => pool.is_some(),
@@ -290,6 +328,13 @@ impl Config {
     /// Every configured leg, this node's own entry included (peers mode).
     pub fn all_legs(&self) -> &[Leg] {
         &self.legs
+    }
+
+    /// The reconnect jitter for a leg: the admin's, else short for a target a cluster node
+    /// serves, long for one outside the cluster (see `decide::reconnect`).
+    pub fn jitter_for(&self, leg: &Leg) -> u64 {
+        self.reconnect_jitter_ms
+            .unwrap_or_else(|| crate::decide::reconnect::default_jitter_ms(leg.node.is_some()))
     }
 
     pub fn membership(&self, this_node: &str) -> Membership {
@@ -560,7 +605,11 @@ mod tests {
         assert!(c.udev);
         assert!(!c.try_recovery);
         assert_eq!(c.iscsiadm, "iscsiadm");
-        assert_eq!(c.reconnect_jitter_ms, 2000);
+        assert_eq!(c.reconnect_jitter_ms, None);
+        // Without peer_node the target is outside the cluster: the long default.
+        assert_eq!(c.jitter_for(c.legs_for("storage-a")[0]), 8000);
+        let p = Config::from_env(&env(&[("peers", PEERS)])).unwrap();
+        assert_eq!(p.jitter_for(p.legs_for("storage-a")[0]), 2000);
         assert_eq!(c.timeout_policy, TimeoutPolicy::Warn);
     }
 

@@ -10,9 +10,7 @@ pub struct Deadline {
 impl Deadline {
     /// The margin leaves room to report, unlock and exit before Pacemaker's own timer fires.
     pub fn for_action(timeout: Duration) -> Deadline {
-        let margin = (timeout / 10).clamp(Duration::from_millis(500), Duration::from_secs(5));
-        let usable = timeout.saturating_sub(margin).max(Duration::from_millis(200));
-        Deadline::after(usable)
+        Deadline::after(usable(timeout))
     }
 
     /// `d` from now; an absurd `d` is a far deadline, never an overflow.
@@ -55,6 +53,13 @@ impl Deadline {
     pub fn sleep(&self, d: Duration) {
         std::thread::sleep(d.min(self.remaining()));
     }
+}
+
+/// What an action may use of Pacemaker's timeout: all but a margin of a tenth, at least
+/// 0.5 s and at most 5 s.
+pub fn usable(timeout: Duration) -> Duration {
+    let margin = (timeout / 10).clamp(Duration::from_millis(500), Duration::from_secs(5));
+    timeout.saturating_sub(margin).max(Duration::from_millis(200))
 }
 
 #[cfg(test)]

@@ -37,7 +37,10 @@ impl Status {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
     pub status: Status,
+    /// The exit reason: one line, what matters most.
     pub reason: Option<String>,
+    /// Everything, for the log, when the reason had to leave something out.
+    pub detail: Option<String>,
 }
 
 impl Outcome {
@@ -45,12 +48,14 @@ impl Outcome {
         Outcome {
             status: Status::Success,
             reason: None,
+            detail: None,
         }
     }
     pub fn with(status: Status, reason: impl Into<String>) -> Self {
         Outcome {
             status,
             reason: Some(reason.into()),
+            detail: None,
         }
     }
 }
@@ -112,12 +117,14 @@ impl Env {
         })
     }
 
-    /// The recurring monitor's interval (`OCF_RESKEY_CRM_meta_interval`, ms).
-    pub fn interval(&self) -> Option<Duration> {
+    /// The recurring monitor's interval (`OCF_RESKEY_CRM_meta_interval`, ms); zero when
+    /// unset or unusable (a probe, or an action run by hand).
+    pub fn monitor_interval(&self) -> Duration {
         self.param("CRM_meta_interval")
             .and_then(|v| v.trim().parse::<u64>().ok())
-            .filter(|ms| *ms > 0 && *ms <= MAX_TIMEOUT_MS)
+            .filter(|&ms| ms <= MAX_TIMEOUT_MS)
             .map(Duration::from_millis)
+            .unwrap_or_default()
     }
 
     /// A probe is a monitor without a recurring interval: report the truth, repair nothing.
@@ -150,6 +157,12 @@ impl Env {
 
     /// 190 (degraded) exists from OCF 1.1 on; older callers get 0 and a warning.
     pub fn supports_degraded(&self) -> bool {
+        self.speaks_ocf_1_1()
+    }
+
+    /// The caller says it speaks OCF 1.1 or later (OCF_RA_VERSION_MAJOR/MINOR, which
+    /// Pacemaker 2.1 passes to every OCF action, meta-data included).
+    pub fn speaks_ocf_1_1(&self) -> bool {
         let major: u32 = self
             .get("OCF_RA_VERSION_MAJOR")
             .and_then(|v| v.parse().ok())
@@ -213,19 +226,24 @@ pub fn fit_exit_reason(reason: &str) -> String {
     crate::text::ellipsis(&one_line, EXIT_REASON_MAX)
 }
 
-/// The one mapping from a verdict to what Pacemaker sees.
+/// The one mapping from a verdict to what Pacemaker sees: the exit reason is the first
+/// (most important) reason, the log gets them all.
 pub fn encode(env: &Env, v: &crate::decide::verdict::Verdict) -> Outcome {
     use crate::decide::verdict::Kind;
-    match v.kind {
-        Kind::Healthy => Outcome::ok(),
+    let mut o = match v.kind {
+        Kind::Healthy => return Outcome::ok(),
         Kind::NotRunning => Outcome::with(
             Status::NotRunning,
-            v.describe()
+            v.headline()
                 .unwrap_or_else(|| "no session to any peer target; not started on this node".into()),
         ),
-        Kind::Degraded => degraded_for(env, v.describe().unwrap_or_default()),
-        Kind::Failed => Outcome::with(Status::ErrGeneric, v.describe().unwrap_or_default()),
+        Kind::Degraded => degraded_for(env, v.headline().unwrap_or_default()),
+        Kind::Failed => Outcome::with(Status::ErrGeneric, v.headline().unwrap_or_default()),
+    };
+    if v.reasons.len() > 1 && o.reason.is_some() {
+        o.detail = v.describe();
     }
+    o
 }
 
 /// Maps a degraded verdict to what the caller understands.
@@ -264,5 +282,18 @@ mod tests {
             "PCMK_ first"
         );
         assert!(!env(&[("HA_debug", "0")]).debug());
+    }
+
+    #[test]
+    fn the_monitor_interval_as_pacemaker_gives_it() {
+        use std::time::Duration;
+        let env = |pairs: &[(&str, &str)]| super::Env::from_pairs(pairs.iter().copied());
+        let interval = |v: &str| env(&[("OCF_RESKEY_CRM_meta_interval", v)]).monitor_interval();
+        assert_eq!(interval("10000"), Duration::from_secs(10));
+        assert_eq!(interval(" 2500 "), Duration::from_millis(2500));
+        for unusable in ["0", "10s", "-1", "", "99999999999999999999"] {
+            assert_eq!(interval(unusable), Duration::ZERO, "{unusable:?}");
+        }
+        assert_eq!(env(&[]).monitor_interval(), Duration::ZERO);
     }
 }

@@ -29,6 +29,11 @@ pub struct ParamSpec {
     pub longdesc: &'static str,
     /// Shown only in advanced listings (`pcs resource describe --full`).
     pub advanced: bool,
+    /// OCF 1.1 `reloadable`: a change takes effect through `reload-agent`, without a
+    /// logout. Only parameters that do not name what the instance is logged in to
+    /// (peers, portal, target, peer_node), where it looks (host_root), or the pool whose
+    /// memory its state file holds.
+    pub reloadable: bool,
 }
 
 const fn p(
@@ -46,6 +51,15 @@ const fn p(
         shortdesc,
         longdesc,
         advanced: false,
+        reloadable: false,
+    }
+}
+
+/// Marks a parameter reloadable (see [`ParamSpec::reloadable`]).
+const fn reloadable(spec: ParamSpec) -> ParamSpec {
+    ParamSpec {
+        reloadable: true,
+        ..spec
     }
 }
 
@@ -118,7 +132,7 @@ portal; not with peers.",
 monitor then judges a down session by that node's state in the cluster (a leg down because \
 its node is down is expected, not a failure).",
     ),
-    p(
+    reloadable(p(
         DISCOVERY_TYPE,
         Kind::String,
         Some("sendtargets"),
@@ -127,48 +141,48 @@ its node is down is expected, not a failure).",
 against the portal; when the portal cannot be reached a static record is written instead, so \
 that the leg can join later) or static (always a static record). Discovery runs only when no \
 node record exists.",
-    ),
-    p(
+    )),
+    reloadable(p(
         ISCSIADM,
         Kind::String,
         Some("iscsiadm"),
         "iscsiadm binary",
         "open-iscsi administration utility: an absolute path, or a name searched in \
 /usr/sbin:/usr/bin:/sbin:/bin.",
-    ),
-    p(
+    )),
+    reloadable(p(
         UDEV,
         Kind::Boolean,
         Some("true"),
         "Wait for udev links",
         "After login, wait for the /dev/disk/by-path links of the target's LUNs, so that a \
 dependent resource finds its devices. The wait is bounded by the start timeout.",
-    ),
-    p(
+    )),
+    reloadable(p(
         TRY_RECOVERY,
         Kind::Boolean,
         Some("false"),
         "Let the kernel recover a failed session in monitor",
         "When a session is FAILED (the kernel is reconnecting), wait in monitor for the kernel \
 to recover it before judging, within the monitor's timeout (never longer).",
-    ),
-    p(
+    )),
+    reloadable(p(
         NOOP_OUT_INTERVAL,
         Kind::Integer,
         None,
         "NOP-Out interval (s)",
         "node.conn[0].timeo.noop_out_interval written to the node records before login. The \
 kernel pings the target this often when the link is idle. Seeds' value: 2.",
-    ),
-    p(
+    )),
+    reloadable(p(
         NOOP_OUT_TIMEOUT,
         Kind::Integer,
         None,
         "NOP-Out timeout (s)",
         "node.conn[0].timeo.noop_out_timeout written to the node records before login: how \
 long a ping may go unanswered before the connection is declared dead. Seeds' value: 2.",
-    ),
-    p(
+    )),
+    reloadable(p(
         REPLACEMENT_TIMEOUT,
         Kind::Integer,
         None,
@@ -176,39 +190,44 @@ long a ping may go unanswered before the connection is declared dead. Seeds' val
         "node.session.timeo.replacement_timeout written to the node records before login, and \
 to live sessions' recovery_tmo: how long I/O is queued on a failed session before it fails \
 up to ZFS. Seeds' value: 5.",
-    ),
-    p(
+    )),
+    reloadable(p(
         LOGIN_TIMEOUT,
         Kind::Integer,
         None,
         "Login timeout (s)",
         "node.conn[0].timeo.login_timeout written to the node records before login. Seeds' \
 value: 10.",
-    ),
-    p(
+    )),
+    reloadable(p(
         TIMEOUT_POLICY,
         Kind::String,
         Some("warn"),
         "What to do when iSCSI timeouts fall outside the Corosync window",
         "enforce: validate-all and start fail (not configured) when the iSCSI timers cannot \
 notice a dead peer within the Corosync token; warn: log it and go on; ignore: do not check.",
-    ),
-    p(
+    )),
+    reloadable(p(
         TOKEN_MS,
         Kind::Integer,
         None,
         "Corosync token (ms) override",
         "The Corosync token to judge the iSCSI timers against, for hosts where the running \
 Corosync cannot be read. Overrides corosync-cmapctl and corosync.conf.",
-    ),
-    p(
+    )),
+    reloadable(p(
         RECONNECT_JITTER,
         Kind::Integer,
-        Some("2000"),
+        None,
         "Reconnect jitter (ms)",
-        "Upper bound of the random delay before a reconnect login from monitor, so that many \
-initiators recovering at once do not storm the target.",
-    ),
+        "Upper bound of the random delay before a monitor's reconnect attempt (the portal probe, \
+then the login), so that many initiators recovering at once do not storm the target. A lone leg \
+is back within one monitor interval plus this bound of its portal answering. After a refused or \
+failed login, the next attempt is drawn from a window of 2, 4, 8, then 16 times this bound that \
+opens one monitor interval after the failure. Default: 2000 for a target served by a cluster \
+node (peers mode, or peer_node given: a two-node SAN's lone leg comes back fast); 8000 for a \
+target outside the cluster, which hundreds of initiators may share.",
+    )),
     p(
         POOL,
         Kind::String,
@@ -217,7 +236,7 @@ initiators recovering at once do not storm the target.",
         "The ZFS pool whose remote vdevs are the iSCSI disks (e.g. san-pool). Used by the deep \
 monitor (OCF_CHECK_LEVEL 20) and by status.",
     ),
-    p(
+    reloadable(p(
         AUTO_ONLINE,
         Kind::Boolean,
         None,
@@ -227,22 +246,22 @@ session that carries it has been logged in and stable for two monitor intervals,
 `zpool online` for it (never in a probe, never for a vdev an admin took OFFLINE, never on a \
 suspended pool, never while a resilver runs; one action per monitor, each logged with why). \
 Default: true when pool is set.",
-    ),
-    p(
+    )),
+    reloadable(p(
         CRM_MON,
         Kind::String,
         Some("crm_mon"),
         "crm_mon binary",
         "Pacemaker's crm_mon, used to learn the peers' state when a session is down.",
-    ),
-    p(
+    )),
+    reloadable(p(
         COROSYNC_CMAPCTL,
         Kind::String,
         Some("corosync-cmapctl"),
         "corosync-cmapctl binary",
         "Used to read Corosync's runtime token and consensus.",
-    ),
-    p(
+    )),
+    reloadable(p(
         METRICS_FILE,
         Kind::String,
         None,
@@ -251,8 +270,9 @@ Default: true when pool is set.",
 /var/lib/prometheus/node-exporter/iscsi_mirror.prom): the monitor writes the mirror's metrics \
 there (verdict, health, reasons, each path's state, reconnects, resilver, outdated marks), \
 only when a value changed and without a child process. Empty: no file.",
-    ),
+    )),
     ParamSpec {
+        reloadable: true,
         advanced: true,
         ..p(
             ZPOOL,
@@ -288,6 +308,9 @@ pub struct ActionSpec {
     pub timeout_s: u32,
     pub interval_s: Option<u32>,
     pub depth: Option<u32>,
+    /// Defined by OCF 1.1 and unknown to resource-agents' ra-api-1.dtd: advertised only to
+    /// callers that speak OCF 1.1 (see `metadata`).
+    pub ocf_1_1: bool,
 }
 
 pub const ACTIONS: &[ActionSpec] = &[
@@ -296,42 +319,56 @@ pub const ACTIONS: &[ActionSpec] = &[
         timeout_s: 90,
         interval_s: None,
         depth: None,
+        ocf_1_1: false,
     },
     ActionSpec {
         name: "stop",
         timeout_s: 90,
         interval_s: None,
         depth: None,
+        ocf_1_1: false,
     },
     ActionSpec {
         name: "monitor",
         timeout_s: 30,
         interval_s: Some(10),
         depth: Some(0),
+        ocf_1_1: false,
     },
     ActionSpec {
         name: "status",
         timeout_s: 30,
         interval_s: None,
         depth: None,
+        ocf_1_1: false,
+    },
+    ActionSpec {
+        name: "reload-agent",
+        timeout_s: 30,
+        interval_s: None,
+        depth: None,
+        ocf_1_1: true,
     },
     ActionSpec {
         name: "validate-all",
         timeout_s: 20,
         interval_s: None,
         depth: None,
+        ocf_1_1: false,
     },
     ActionSpec {
         name: "meta-data",
         timeout_s: 5,
         interval_s: None,
         depth: None,
+        ocf_1_1: false,
     },
     ActionSpec {
         name: "methods",
         timeout_s: 5,
         interval_s: None,
         depth: None,
+        ocf_1_1: false,
     },
 ];
 

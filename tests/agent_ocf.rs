@@ -631,18 +631,28 @@ fn timeout_policy_warn_starts_and_says_why_and_the_deep_monitor_rechecks() {
     a.stop().expect(0);
 }
 
-#[test]
-fn repeated_reconnect_failures_back_off_across_monitor_runs() {
+/// A started single-mode agent (reconnect_jitter 1 ms) whose session is lost, with logins
+/// failing by `fault` from now on. The portal and directory live as long as the tuple.
+fn lost_leg_failing_with(fault: Fault) -> (Portal, tempfile::TempDir, SimHost, Agent) {
     let portal = Portal::up("127.0.0.1");
-    let (_d, sim) = host_with_target(IQN_B, &[&portal]);
+    let (dir, sim) = host_with_target(IQN_B, &[&portal]);
     let mut a = single(&sim, &portal);
     a.param("reconnect_jitter", "1");
     a.start().expect(0);
     drop_session(&sim, sim.sessions()[0].sid);
-    sim.set_fault(Fault::AuthFail(IQN_B.into())).unwrap();
+    sim.set_fault(fault).unwrap();
+    (portal, dir, sim, a)
+}
+
+#[test]
+fn repeated_reconnect_failures_back_off_across_monitor_runs() {
+    let (_portal, _d, sim, a) = lost_leg_failing_with(Fault::AuthFail(IQN_B.into()));
+    // The back-off's window opens one monitor interval after a failure: monitors run back
+    // to back here, so they say their interval is 1 ms (and the jitter bound is 1 ms).
+    let monitor = || a.run_with("monitor", &[("OCF_RESKEY_CRM_meta_interval", "1")]);
     let attempts: Vec<String> = (0..3)
         .map(|_| {
-            let run = a.monitor();
+            let run = monitor();
             run.expect(1);
             run.stderr
                 .lines()
@@ -656,11 +666,44 @@ fn repeated_reconnect_failures_back_off_across_monitor_runs() {
     assert!(attempts[2].contains("(attempt 3)"), "{attempts:?}");
     // The state file carries the count across runs; a success resets it.
     sim.clear_faults().unwrap();
-    a.monitor().expect(0);
+    monitor().expect(0);
     drop_session(&sim, sim.sessions()[0].sid);
-    let run = a.monitor();
+    let run = monitor();
     run.expect(0);
     assert!(run.stderr.contains("(attempt 1)"), "{}", run.stderr);
+    a.stop().expect(0);
+}
+
+#[test]
+fn a_busy_target_is_tried_again_no_sooner_than_the_next_monitor() {
+    let (_portal, _d, sim, a) = lost_leg_failing_with(Fault::LoginBusy(IQN_B.into()));
+    let logins = count_invocations(&sim, "--login");
+    let now_ms = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64
+    };
+    let before = now_ms();
+    a.monitor()
+        .expect(190)
+        .reason_mentions(&["backing off", "attempt 1 failed", "next try in"]);
+    let after = now_ms();
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(a.rsctmp().join("iscsi-mirror/mirror.state")).unwrap())
+            .unwrap();
+    let next = state["paths"][0]["backoff"]["next_attempt_ms"].as_u64().unwrap();
+    // The monitor's interval (10 s) from the failure, plus a draw from [0, 2 ms).
+    assert!(
+        (before + 10_000..=after + 10_002).contains(&next),
+        "{before} {next} {after}"
+    );
+    // A monitor before then makes no attempt, even with the target no longer busy.
+    sim.clear_faults().unwrap();
+    a.monitor()
+        .expect(190)
+        .reason_mentions(&["backing off", "next try in"]);
+    assert_eq!(count_invocations(&sim, "--login"), logins + 1);
     a.stop().expect(0);
 }
 

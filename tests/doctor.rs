@@ -64,6 +64,15 @@ struct Scene {
 
 impl Scene {
     fn new() -> Scene {
+        Scene::build(false)
+    }
+
+    /// With san-pool imported here: mirror(a local disk, storage-b's LUN over the leg).
+    fn with_pool() -> Scene {
+        Scene::build(true)
+    }
+
+    fn build(pool: bool) -> Scene {
         let tgt = Tgt::start("127.0.0.1");
         tgt.add_target(1, IQN_B);
         let dir = tempfile::tempdir().unwrap();
@@ -80,7 +89,20 @@ impl Scene {
             .param("peers", &peers)
             .param("crm_mon", &pcmk.crm_mon())
             .var("OCF_RESKEY_CRM_meta_on_node", "storage-a");
+        if pool {
+            agent
+                .param("pool", "san-pool")
+                .param("zpool", sim.zpool_path().to_str().unwrap());
+        }
         agent.start().expect(0);
+        if pool {
+            let sid = sim.sessions()[0].sid;
+            sim.create_pool(
+                "san-pool",
+                &[Leaf::Local("/dev/vdb1".into()), Leaf::Remote { sid, lun: 0 }],
+            )
+            .unwrap();
+        }
         let iscsid = Iscsid::start(sim.root());
         Scene {
             tgt,
@@ -94,13 +116,18 @@ impl Scene {
     }
 
     fn params(&self) -> Vec<String> {
-        vec![
+        let mut p = vec![
             format!("peers={}", self.peers),
             format!("iscsiadm={}", self.sim.iscsiadm_path().display()),
             format!("host_root={}", self.sim.root().display()),
             format!("crm_mon={}", self.pcmk.crm_mon()),
             "reconnect_jitter=100".to_string(),
-        ]
+        ];
+        if self.sim.pool("san-pool").is_some() {
+            p.push("pool=san-pool".into());
+            p.push(format!("zpool={}", self.sim.zpool_path().display()));
+        }
+        p
     }
 
     fn command(&self, extra: &[&str]) -> Command {
@@ -235,7 +262,6 @@ fn a_whole_mirror_is_all_ok_and_the_json_has_its_shape() {
     ] {
         assert!(t.stdout.contains(step), "{step}:\n{}", t.stdout);
     }
-    eprintln!("{}", t.stdout);
 }
 
 #[test]
@@ -677,4 +703,102 @@ fn in_network_namespaces_the_link_and_an_mtu_mismatch_are_named() {
         "{v:#}"
     );
     assert_eq!(finding(&v, "interface")["next"], "ip link set dev va up");
+}
+
+#[test]
+fn a_faulted_vdev_whose_session_is_back_is_onlined_by_fix_and_the_resilver_followed_to_safe() {
+    let mut s = Scene::with_pool();
+    let remote = s.sim.remote_leaf(s.sid(), 0).unwrap();
+    let (code, v) = s.json(&[]);
+    assert_eq!(code, 0, "{v:#}");
+    assert_eq!(grade(&v, "pool"), "ok");
+    assert!(why(&v, "resilver").contains("safe to fail back"), "{v:#}");
+    assert_eq!(v["safe_to_fail_back"], true);
+    // The storage link drops long enough for ZFS to fault the remote leaf; the monitor
+    // marks storage-b's half outdated. Then the link returns and the kernel recovers the
+    // same session; the leaf stays FAULTED (as recorded on ZFS 2.3.2).
+    let sid = s.sid();
+    s.tgt.stop();
+    s.sim.set_session_state(sid, "FREE").unwrap();
+    s.sim.fault_leaf("san-pool", &remote).unwrap();
+    s.agent.monitor().expect(190);
+    let (code, v) = s.json(&[]);
+    assert_eq!(code, 2, "{v:#}");
+    assert_eq!(grade(&v, "pool"), "fail");
+    assert!(why(&v, "pool").contains("FAULTED, its session down"), "{v:#}");
+    assert!(
+        finding(&v, "pool")["evidence"]
+            .to_string()
+            .contains("storage-b's half is marked outdated"),
+        "{v:#}"
+    );
+    assert_eq!(grade(&v, "zfs_online"), "skipped");
+    s.tgt.restart();
+    s.tgt.add_target(1, IQN_B);
+    s.sim.set_session_state(sid, "LOGGED_IN").unwrap();
+    let (code, v) = s.json(&[]);
+    assert_eq!(code, 2, "{v:#}");
+    assert_eq!(grade(&v, "sessions"), "ok");
+    assert_eq!(grade(&v, "pool"), "warn");
+    assert!(
+        why(&v, "pool").contains("FAULTED though its session is back"),
+        "{v:#}"
+    );
+    assert!(
+        finding(&v, "pool")["evidence"]
+            .to_string()
+            .contains(&format!("storage-b's disk, carried by session {sid} (LOGGED_IN)")),
+        "{v:#}"
+    );
+    // Read-only, seen for the first time: doctor says it would watch the session first.
+    assert_eq!(grade(&v, "zfs_online"), "warn");
+    assert!(
+        why(&v, "zfs_online").contains("waiting for the session to be stable for 5 s"),
+        "{v:#}"
+    );
+    assert_eq!(grade(&v, "resilver"), "fail");
+    assert_eq!(v["safe_to_fail_back"], false);
+    assert_eq!(
+        s.sim
+            .zpool_invocations()
+            .iter()
+            .filter(|i| i.argv.iter().any(|a| a == "online"))
+            .count(),
+        0,
+        "read-only doctor ran zpool online"
+    );
+    // --fix: watches the session 5 s, then zpool online; ZFS resilvers.
+    let r = s.doctor(&["--fix"]);
+    show("a FAULTED vdev with its session back: doctor --fix", &r);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains(&format!("[done] zpool online san-pool {remote}: brought back")),
+        "{}",
+        r.stdout
+    );
+    assert!(s.sim.pool("san-pool").unwrap().resilvering());
+    assert!(
+        r.stdout.contains("[WARN] resilver - san-pool: resilvering"),
+        "{}",
+        r.stdout
+    );
+    s.sim.advance_resilver("san-pool", 45.0).unwrap();
+    let (code, v) = s.json(&[]);
+    assert_eq!(code, 1, "{v:#}");
+    assert!(
+        why(&v, "resilver").starts_with("resilvering, 45.0% done"),
+        "{v:#}"
+    );
+    // Done: the monitor clears storage-b's mark, and doctor says all is well.
+    s.sim.finish_resilver("san-pool").unwrap();
+    s.agent.monitor().expect(0);
+    let r = s.doctor(&[]);
+    show("after the resilver", &r);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    assert!(
+        r.stdout.contains("safe to fail back or to take a node down"),
+        "{}",
+        r.stdout
+    );
 }

@@ -190,3 +190,28 @@ fn an_unusable_ha_rsctmp_never_turns_the_truth_into_an_error() {
         a.stop().expect(0);
     }
 }
+
+/// A target too busy to take a login at start must not get the instance banned from the
+/// node (start-failure-is-fatal): start succeeds degraded, the monitor comes back.
+#[test]
+fn a_busy_target_at_start_starts_degraded_and_the_monitor_logs_in_later() {
+    let portal = Portal::up("127.0.0.1");
+    let (_d, sim) = host_with_target(IQN_B, &[&portal]);
+    let pcmk = PacemakerTools::new();
+    pcmk.show("two-node-both-online.xml");
+    let mut a = clone_on_a(&sim, &portal, &pcmk);
+    a.param("reconnect_jitter", "1");
+    sim.set_fault(Fault::LoginBusy(IQN_B.into())).unwrap();
+    let run = a.start();
+    run.expect(0);
+    assert!(
+        run.stderr.contains("monitor reports degraded and retries"),
+        "{}",
+        run.stderr
+    );
+    assert!(sim.sessions().is_empty());
+    sim.clear_faults().unwrap();
+    a.monitor().expect(0);
+    assert_eq!(sim.sessions().len(), 1);
+    a.stop().expect(0);
+}

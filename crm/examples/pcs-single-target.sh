@@ -1,7 +1,11 @@
 #!/bin/bash
-# Drop-in for ocf:heartbeat:iscsi: one target, one portal, same parameter names.
-# peer_node lets the monitor judge a down session by that node's cluster state.
-set -euo pipefail
-pcs resource create remote-disk ocf:san:iscsi-mirror \
-    portal=10.10.10.2:3260 target=iqn.2025-01.lab.home:storage-b peer_node=storage-b \
-    udev=true op monitor interval=10s timeout=30s
+# The same two-node SAN as pcs-two-node-san.sh, with the agent as a drop-in for
+# ocf:heartbeat:iscsi: one single-target primitive per leg (same parameter names: portal,
+# target; plus peer_node, so that a leg down because its peer is down is judged as
+# expected) instead of the clone:
+#   san-leg-a on storage-a: portal=10.10.10.2:3260 target=<storage-b's IQN> peer_node=storage-b
+#   san-leg-b on storage-b: portal=10.10.10.1:3260 target=<storage-a's IQN> peer_node=storage-a
+# Fencing, quorum, pool, services, health and stickiness are the same; the pool's order and
+# colocation name each leg. Same usage as pcs-two-node-san.sh (corosync | cib; COROSYNC_CONF,
+# CIB_FILE, FENCE, ...); crm/tests/scheduler.sh runs every scenario against it too.
+LEGS=single exec "$(dirname "$0")/pcs-two-node-san.sh" "$@"

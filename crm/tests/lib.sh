@@ -69,6 +69,11 @@ sessions_in() {
     sim sessions | python3 -c 'import json,sys; print(sum(1 for s in json.load(sys.stdin) if s["state"]==sys.argv[1]))' "$1"
 }
 session_count() { sim sessions | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
+# sim_calls ARG : how many of the simulated iscsiadm's invocations had ARG (e.g. --logout)
+sim_calls() { sim invocations | python3 -c 'import json,sys; print(sum(1 for i in json.load(sys.stdin) if sys.argv[1] in i["argv"]))' "$1"; }
+# pcmk_log_since LINE : pacemaker.log ($PLOG) after line LINE; log_mark : its length now
+pcmk_log_since() { tail -n +"$(($1 + 1))" "$PLOG"; }
+log_mark() { wc -l <"$PLOG"; }
 
 # crm_mon_on N : one-shot crm_mon XML as node N sees it
 crm_mon_on() { "$LABDIR/lab-exec.sh" "$1" crm_mon -1 --output-as=xml 2>/dev/null; }
@@ -182,6 +187,42 @@ for f in ET.parse(sys.stdin).iter("failure"):
 monitor_rc() {
     in_lab "$1" cibadmin -Q 2>/dev/null | xmllint --xpath \
         "string(//node_state[@uname='$3']//lrm_resource[@id='$2']/lrm_rsc_op[@id='$2_monitor_$4']/@rc-code)" - 2>/dev/null
+}
+
+# single_node_lab NAME : what the one-node scenarios share: lab_scenario NAME, the two
+# binaries, the simulated host with lab1's own target (IQN_A at 127.0.0.1:PA) and
+# storage-b's (IQN_B at 127.0.0.2:PB) behind live listeners, Corosync + Pacemaker up on
+# lab1 (token 4000) and the agent installed. Sets IQN_A IQN_B PA PB PEERS PLOG.
+single_node_lab() {
+    lab_scenario "$1"
+    build
+    IQN_A=iqn.2025-01.lab.home:lab1
+    IQN_B=iqn.2025-01.lab.home:storage-b
+    PA=$(free_port); PB=$(free_port)
+    listen 127.0.0.1 "$PA"
+    listen 127.0.0.2 "$PB"
+    sim init --binary "$SIMBIN" >/dev/null
+    sim add-target "$IQN_A" "127.0.0.1:$PA" >/dev/null
+    sim add-target "$IQN_B" "127.0.0.2:$PB" >/dev/null
+    # lab1 is this node; storage-b is the peer whose target lab1 logs in to. storage-b is
+    # not a member of this one-node cluster: the monitor judges its leg by the sessions
+    # and by reachability.
+    PEERS="lab1=$IQN_A@127.0.0.1:$PA storage-b=$IQN_B@127.0.0.2:$PB"
+    say "starting a single-node cluster (lab1, token 4000)"
+    NODES=1 "$LABDIR/cluster-up.sh" >/dev/null
+    "$LABDIR/install-agent.sh" "$AGENTBIN" >/dev/null
+    PLOG=$LAB/n1/log-pacemaker/pacemaker.log
+}
+in1() { "$LABDIR/lab-exec.sh" 1 "$@"; } # CMD... : inside the one-node lab's node
+# create_mirror TIMERS [CLONE-META...] : pcs creates the clone mirror-clone of resource
+# "mirror" on the simulated host, with PEERS, the timer parameters TIMERS (one word,
+# "noop_out_interval=2 ..."), reconnect_jitter 500 ms and a 3 s monitor
+create_mirror() {
+    local timers=$1; shift
+    # shellcheck disable=SC2086 # TIMERS are words
+    in1 pcs resource create mirror ocf:san:iscsi-mirror peers="$PEERS" \
+        iscsiadm="$WORK/host/bin/iscsiadm" host_root="$WORK/host" $timers reconnect_jitter=500 \
+        op monitor interval=3s timeout=20s clone "$@" >/dev/null
 }
 
 # lab_scenario NAME : LAB (default /tmp/iscsi-mirror-lab), a fresh WORK dir /tmp/NAME.XXXXXX

@@ -5,30 +5,7 @@
 # pcs disables it, pcs describes every parameter.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
-export LAB=${LAB:-/tmp/iscsi-mirror-lab}
-WORK=$(mktemp -d /tmp/iscsi-mirror-pcmk.XXXXXX)
-chmod 755 "$WORK"
-cleanup() {
-    stop_listeners
-    "$LABDIR/cluster-down.sh" >/dev/null 2>&1 || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-build
-IQN_A=iqn.2025-01.lab.home:lab1
-IQN_B=iqn.2025-01.lab.home:storage-b
-PA=$(free_port); PB=$(free_port)
-listen 127.0.0.1 "$PA"
-listen 127.0.0.2 "$PB"
-sim init --binary "$SIMBIN" >/dev/null
-sim add-target "$IQN_A" "127.0.0.1:$PA" >/dev/null
-sim add-target "$IQN_B" "127.0.0.2:$PB" >/dev/null
-
-say "starting a single-node cluster (lab1, token 4000)"
-NODES=1 "$LABDIR/cluster-up.sh" >/dev/null
-"$LABDIR/install-agent.sh" "$AGENTBIN" >/dev/null
-in1() { "$LABDIR/lab-exec.sh" 1 "$@"; }
+single_node_lab iscsi-mirror-pcmk
 # DEMO=1 (make demo) shows what an admin would look at, at each step.
 show() {
     [ "${DEMO:-0}" = 1 ] || return 0
@@ -45,15 +22,7 @@ for p in $("$AGENTBIN" meta-data | xmllint --xpath '//parameter/@name' - | sed '
 done
 check "pcs resource describe shows every parameter${missing:+ (missing:$missing)}" test -z "$missing"
 
-# lab1 is this node; storage-b is the peer whose target we log in to. storage-b is not a
-# member of this one-node cluster, so its state is unknown to Pacemaker: the monitor
-# judges its leg by the sessions and by reachability.
-in1 pcs resource create mirror ocf:san:iscsi-mirror \
-    peers="lab1=$IQN_A@127.0.0.1:$PA storage-b=$IQN_B@127.0.0.2:$PB" \
-    iscsiadm="$WORK/host/bin/iscsiadm" host_root="$WORK/host" \
-    noop_out_interval=2 noop_out_timeout=2 replacement_timeout=5 login_timeout=10 \
-    reconnect_jitter=500 \
-    op monitor interval=3s timeout=20s clone >/dev/null
+create_mirror "noop_out_interval=2 noop_out_timeout=2 replacement_timeout=5 login_timeout=10"
 check "Pacemaker starts the clone on lab1" wait_until 30 started_on 1 mirror lab1
 check "one session, to storage-b only, LOGGED_IN" test "$(sessions_in LOGGED_IN)/$(session_count)" = "1/1"
 show crm_mon -1

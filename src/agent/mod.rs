@@ -1,6 +1,7 @@
 //! The OCF actions, one handler each, dispatched from `run`.
 
 mod monitor;
+mod reload;
 mod start;
 mod stop;
 pub(crate) mod validate;
@@ -19,6 +20,7 @@ use crate::params;
 use crate::state::{Loaded, Store};
 use crate::tools::Tools;
 
+pub use start::login_failure_status;
 pub use validate::window_report;
 
 pub const ACTIONS: &[&str] = &[
@@ -26,6 +28,7 @@ pub const ACTIONS: &[&str] = &[
     "stop",
     "monitor",
     "status",
+    "reload-agent",
     "meta-data",
     "validate-all",
     "methods",
@@ -86,7 +89,8 @@ Parameters come from OCF_RESKEY_* variables; see `iscsi-mirror meta-data`.\n",
 pub fn run(action: &str) -> i32 {
     match action {
         "meta-data" => {
-            print!("{}", metadata::document());
+            let form = metadata::Form::for_caller(&Env::from_process());
+            print!("{}", metadata::document(form));
             return Status::Success.code();
         }
         "methods" => {
@@ -123,21 +127,21 @@ pub fn run(action: &str) -> i32 {
 }
 
 fn finish(env: &Env, action: &str, outcome: Outcome) -> i32 {
-    match (&outcome.status, &outcome.reason) {
-        (Status::Success, Some(r)) => tracing::info!("{action}: {r}"),
-        (Status::Success, None) => tracing::debug!("{action}: success"),
-        (Status::NotRunning, Some(r)) => tracing::info!("{action}: not running: {r}"),
-        (Status::Degraded, Some(r)) => {
-            tracing::warn!("{action}: degraded: {r}");
+    // The log says everything; the exit reason what matters most.
+    let logged = outcome.detail.as_ref().or(outcome.reason.as_ref());
+    match (&outcome.status, logged, &outcome.reason) {
+        (Status::Success, Some(r), _) => tracing::info!("{action}: {r}"),
+        (Status::Success, None, _) => tracing::debug!("{action}: success"),
+        (Status::NotRunning, Some(r), _) => tracing::info!("{action}: not running: {r}"),
+        (Status::Degraded, Some(all), Some(r)) => {
+            tracing::warn!("{action}: degraded: {all}");
             ocf::print_exit_reason(env, r);
         }
-        (status, Some(r)) => {
-            tracing::error!("{action}: {r}");
-            if *status != Status::NotRunning {
-                ocf::print_exit_reason(env, r);
-            }
+        (_, Some(all), Some(r)) => {
+            tracing::error!("{action}: {all}");
+            ocf::print_exit_reason(env, r);
         }
-        (_, None) => {}
+        _ => {}
     }
     outcome.status.code()
 }
@@ -176,6 +180,7 @@ fn perform(action: &str, env: Env) -> Outcome {
         "stop" => stop::stop(&ctx),
         "monitor" => monitor::monitor(&ctx),
         "status" => monitor::status(&ctx),
+        "reload-agent" => reload::reload(&ctx),
         _ => Outcome::with(
             Status::ErrUnimplemented,
             format!("action {action} is not implemented"),

@@ -99,7 +99,7 @@ fn mirror(ctx: &Ctx, snap: &mut Snapshot, probe: bool, may_repair: bool, deep: b
                 memory: &state.pool,
                 up_since_ms: &up_since,
                 now_ms: snap.now_ms,
-                stable_ms: 2 * ctx.env.interval().unwrap_or(Duration::from_secs(10)).as_millis() as u64,
+                stable_ms: 2 * stable_interval_ms(ctx),
                 auto_online: ctx.config.auto_online,
             });
             let mut memory = plan.memory.clone();
@@ -117,6 +117,15 @@ fn mirror(ctx: &Ctx, snap: &mut Snapshot, probe: bool, may_repair: bool, deep: b
     };
     snap.state = Loaded::Present(Box::new(state));
     verdict
+}
+
+/// The monitor interval a returned vdev's session must stay up for, twice (10 s when
+/// Pacemaker gave none: a probe or a run by hand).
+fn stable_interval_ms(ctx: &Ctx) -> u64 {
+    match ctx.env.monitor_interval().as_millis() as u64 {
+        0 => 10_000,
+        ms => ms,
+    }
 }
 
 fn judge_and_repair_legs(ctx: &Ctx, snap: &mut Snapshot, probe: bool, may_repair: bool) -> Verdict {

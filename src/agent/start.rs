@@ -14,7 +14,7 @@ use crate::state::{InstanceState, Loaded};
 use crate::target::{Host, Path, Portal};
 
 /// Longest single iscsiadm call; the kernel's own login_timeout bounds a login anyway.
-const CALL_CAP: Duration = Duration::from_secs(60);
+pub(super) const CALL_CAP: Duration = Duration::from_secs(60);
 
 /// How long a portal's host name may take to resolve at start.
 const RESOLVE_CAP: Duration = Duration::from_secs(5);
@@ -141,7 +141,7 @@ pub fn start(ctx: &Ctx) -> Outcome {
 
 /// The path as iscsiadm is given it: a host-name portal becomes the address start
 /// resolved, so records, logins and sessions all carry the address the kernel shows.
-fn for_iscsiadm(path: &Path, state: &InstanceState) -> Path {
+pub(super) fn for_iscsiadm(path: &Path, state: &InstanceState) -> Path {
     let Some(addr) = state.record(path).and_then(|r| preferred(&r.addresses)) else {
         return path.clone();
     };
@@ -183,18 +183,9 @@ fn bring_up(ctx: &Ctx, configured: &Path, state: &InstanceState) -> Result<(), E
     // The cluster owns logins: iscsid must not log in at boot behind Pacemaker's back.
     adm.update(path, "node.startup", "manual", call())?;
     adm.update(path, "node.conn[0].startup", "manual", call())?;
-    let timers = &ctx.config.timers;
-    for (key, value) in [
-        ("node.conn[0].timeo.noop_out_interval", timers.noop_out_interval),
-        ("node.conn[0].timeo.noop_out_timeout", timers.noop_out_timeout),
-        (
-            "node.session.timeo.replacement_timeout",
-            timers.replacement_timeout,
-        ),
-        ("node.conn[0].timeo.login_timeout", timers.login_timeout),
-    ] {
-        if let Some(v) = value {
-            adm.update(path, key, &v.to_string(), call())?;
+    for timer in ctx.config.timers.in_record() {
+        if let Some(v) = timer.value {
+            adm.update(path, timer.key, &v.to_string(), call())?;
         }
     }
     match adm.login(path, call())? {
@@ -284,6 +275,29 @@ fn remove_strays(ctx: &Ctx, ours: &Path, before: &[Discovered], found: &[Discove
     }
 }
 
+/// What a failed login makes of start: `None` to start anyway and let monitor report the
+/// leg (a peer that is simply not there), else the status start fails with.
+/// `portal_answers` (asked only when it decides) is true when the portal answers a TCP
+/// connection, or when there is no time left to look.
+pub fn login_failure_status(kind: &ErrorKind, portal_answers: impl FnOnce() -> bool) -> Option<Status> {
+    match kind {
+        ErrorKind::NotInstalled | ErrorKind::DriverMissing | ErrorKind::IscsidDown => {
+            Some(Status::ErrInstalled)
+        }
+        ErrorKind::Permission => Some(Status::ErrPerm),
+        ErrorKind::Unreachable => None,
+        // A busy target refusing logins for now: start, and let the monitor come back with
+        // its back-off. Failing here would have Pacemaker keep the instance off this node
+        // (start-failure-is-fatal) in exactly the storm the back-off is for.
+        ErrorKind::LoginFailed => None,
+        ErrorKind::TimedOut => Some(Status::ErrGeneric),
+        // A refusal from a portal that turns out not to answer at all is the network's
+        // doing: start, and let monitor report the leg.
+        _ if !portal_answers() => None,
+        _ => Some(Status::ErrGeneric),
+    }
+}
+
 /// Which failures are worth failing start for: those a retry elsewhere or later might fix,
 /// versus a peer that is simply not there (monitor reports that leg as degraded).
 fn conclude(ctx: &Ctx, observed: &[PathFacts], failures: &[(Path, Error)]) -> Outcome {
@@ -299,32 +313,22 @@ fn conclude(ctx: &Ctx, observed: &[PathFacts], failures: &[(Path, Error)]) -> Ou
                 ),
             );
         };
-        let status = match e.kind {
-            ErrorKind::NotInstalled | ErrorKind::DriverMissing | ErrorKind::IscsidDown => {
-                Status::ErrInstalled
-            }
-            ErrorKind::Permission => Status::ErrPerm,
-            ErrorKind::Unreachable => continue,
-            ErrorKind::TimedOut => Status::ErrGeneric,
-            // A refusal from a portal that turns out not to answer at all is the network's
-            // doing: start, and let monitor report the leg. No time left to look: fail.
-            _ if !ctx.deadline.expired()
-                && !net::reachable(&o.path.portal, ctx.deadline.capped(net::REACH_TIMEOUT)) =>
-            {
-                continue
-            }
-            _ => Status::ErrGeneric,
+        let answers = || {
+            ctx.deadline.expired() || net::reachable(&o.path.portal, ctx.deadline.capped(net::REACH_TIMEOUT))
         };
-        return Outcome::with(status, e.reason());
+        if let Some(status) = login_failure_status(&e.kind, answers) {
+            return Outcome::with(status, e.reason());
+        }
     }
     if down.is_empty() {
         return Outcome::ok();
     }
     let what: Vec<String> = down.iter().map(|o| o.path.portal.to_string()).collect();
     Outcome {
+        detail: None,
         status: Status::Success,
         reason: Some(format!(
-            "started with {} of {} paths; not answering: {} (monitor reports degraded)",
+            "started with {} of {} paths; not logged in yet: {} (monitor reports degraded and retries)",
             observed.len() - down.len(),
             observed.len(),
             what.join(", ")

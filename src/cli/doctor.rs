@@ -138,16 +138,20 @@ fn fix(
     let iscsiadm = Iscsiadm::new(&r.tools.iscsiadm);
     let mut relogged = Vec::new();
     for x in &rec.choice.relogin {
-        let Some(facts) = r.snap.legs.get(x.leg).and_then(|l| l.paths.get(x.path)) else {
+        let Some(leg) = r.snap.legs.get(x.leg) else {
+            continue;
+        };
+        let Some(facts) = leg.paths.get(x.path) else {
             continue;
         };
         let path = facts.path.clone();
+        let jitter = r.config.jitter_for(&leg.leg);
         done.extend(act::relogin(
             &iscsiadm,
             &r.sysfs,
             &path,
             x.stale_sid,
-            r.config.reconnect_jitter_ms,
+            jitter,
             logins,
         ));
         relogged.push((x.leg, x.path));

@@ -35,6 +35,10 @@ pub struct ResourceArgs {
     /// Read the cluster's state from a saved `crm_mon -1 --output-as=xml` document.
     #[arg(long, value_name = "FILE")]
     pub crm_mon_xml: Option<PathBuf>,
+    /// crm_mon to ask the cluster with; Pacemaker's other tools (cibadmin) are taken from
+    /// beside it when it is a path.
+    #[arg(long, default_value = "crm_mon")]
+    pub crm_mon: String,
     /// Where the agent keeps its state (HA_RSCTMP).
     #[arg(long, value_name = "DIR", default_value = "/run/resource-agents")]
     pub rsc_tmp: String,
@@ -171,7 +175,14 @@ pub fn load(a: &ResourceArgs, command: &str, deadline: Deadline) -> Result<Resou
     let (id, params, cib) = if a.params.is_empty() {
         let cib_text = match &a.cib_xml {
             Some(p) => read_file(p)?,
-            None => cib::query(&Tools::defaults(), deadline).map_err(|e| kernel_only(&e, command))?,
+            None => cib::query(
+                &Tools {
+                    crm_mon: a.crm_mon.clone(),
+                    ..Tools::defaults()
+                },
+                deadline,
+            )
+            .map_err(|e| kernel_only(&e, command))?,
         };
         let cib = cib::parse(&cib_text);
         let primitive = choose(&cib.primitives, a.resource.as_deref()).map_err(|e| {

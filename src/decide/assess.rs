@@ -373,4 +373,63 @@ mod tests {
         assert_eq!(v.kind, Kind::NotRunning);
         assert!(v.describe().unwrap().contains("quorum"));
     }
+
+    /// Monitor, agent status, CLI status and metrics are renderings of one assessment:
+    /// fed the same snapshot, they say the same thing, row by row of the monitor table.
+    #[test]
+    fn every_rendering_agrees_on_every_row() {
+        let mut rows: Vec<(&str, Snapshot)> = vec![
+            ("all up", snap(true, &[Some(LoggedIn), Some(LoggedIn)], None)),
+            (
+                "some down",
+                snap(true, &[Some(LoggedIn), Some(Failed)], node_b(true, |_| {})),
+            ),
+            ("never started", snap(false, &[None], node_b(true, |_| {}))),
+            ("peer offline", snap(true, &[Some(Free)], node_b(false, |_| {}))),
+            (
+                "peer standby",
+                snap(true, &[None], node_b(true, |n| n.standby = true)),
+            ),
+            ("unreachable", snap(true, &[None], node_b(true, |_| {}))),
+            ("reconnect due", snap(true, &[None], node_b(true, |_| {}))),
+            ("cluster unknown", snap(true, &[None], None)),
+        ];
+        rows[5].1.legs[0].paths[0].reachable = Some(false);
+        rows[6].1.legs[0].paths[0].reachable = Some(true);
+        rows[7].1.cluster = Some(ClusterView::unknown("crm_mon: not found"));
+        rows[7].1.legs[0].paths[0].reachable = Some(false);
+        let env = crate::ocf::Env::from_pairs([("OCF_RA_VERSION_MAJOR", "1"), ("OCF_RA_VERSION_MINOR", "1")]);
+        for (row, s) in &rows {
+            let a = assess(s, false);
+            let status = crate::report::status::build("mirror", s, &a, None, None);
+            assert_eq!(status.verdict, a.verdict.kind, "{row}");
+            assert_eq!(status.reason, a.verdict.describe(), "{row}");
+            let ocf = crate::ocf::encode(&env, &a.verdict);
+            assert_eq!(ocf.status.code(), status.ocf_exit_code, "{row}");
+            if let Some(why) = a.verdict.describe() {
+                assert_eq!(ocf.reason.as_deref(), Some(why.as_str()), "{row}");
+            }
+            let metrics = crate::report::metrics::render(&crate::report::metrics::Input {
+                resource: "mirror",
+                snap: s,
+                verdict: &a.verdict,
+                outdated: &[],
+            });
+            assert!(
+                metrics.contains(&format!("verdict=\"{}\"}} 1", a.verdict.kind.as_str())),
+                "{row}: {metrics}"
+            );
+            if let Some(h) = crate::decide::verdict::Health::of(&a.verdict) {
+                assert!(
+                    metrics.contains(&format!("colour=\"{}\"}} 1", h.as_str())),
+                    "{row}"
+                );
+            }
+            for r in &a.verdict.reasons {
+                assert!(metrics.contains(&format!("code=\"{}\"}} 1", r.code())), "{row}");
+            }
+            // The monitor acts only on what the same assessment lists, and judges the rest alike.
+            assert_eq!(a.reconnect.is_empty(), *row != "reconnect due", "{row}");
+        }
+    }
 }

@@ -6,6 +6,7 @@
 //! `recovery` is doctor's walk through the recovery procedure over the same snapshot.
 
 pub mod assess;
+pub mod mmp;
 pub mod monitor;
 pub mod pool;
 pub mod reconnect;

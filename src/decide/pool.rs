@@ -98,6 +98,7 @@ pub fn plan(i: &Input) -> Plan {
             reasons.push(Reason::VdevNotOnline {
                 pool: pool.clone(),
                 vdev: v.name.clone(),
+                shown: format!("local {}", v.name.rsplit('/').next().unwrap_or(&v.name)),
                 state: v.state.clone(),
                 session_up_s: None,
                 held_back: Some("a local device, not an iSCSI leg".into()),
@@ -108,11 +109,16 @@ pub fn plan(i: &Input) -> Plan {
         if let Some(node) = &leg.leg.node {
             push_unique(&mut mark, node);
         }
+        let lun = crate::iscsi::udev::parse_link(v.name.rsplit('/').next().unwrap_or(""))
+            .map(|(_, _, _, lun)| format!("LUN {lun}"))
+            .unwrap_or_else(|| "disk".into());
+        let shown = format!("{}'s {lun}", leg.leg.label());
         let path = &leg.paths[remote.path];
         if !path.logged_in() {
             reasons.push(Reason::VdevMissing {
                 pool: pool.clone(),
                 vdev: v.name.clone(),
+                shown,
                 state: v.state.clone(),
             });
             continue;
@@ -136,15 +142,9 @@ pub fn plan(i: &Input) -> Plan {
             .unwrap_or(i.now_ms);
         let stable_for = i.now_ms.saturating_sub(up.max(seen));
         let held_back = if v.state == "OFFLINE" {
-            Some(format!(
-                "taken OFFLINE by an admin (zpool online {pool} {} when ready)",
-                v.name
-            ))
+            Some("taken OFFLINE by an admin (zpool online when ready)".to_string())
         } else if v.state == "DEGRADED" {
-            Some(format!(
-                "DEGRADED by checksum errors: check it, then zpool clear {pool} {}",
-                v.name
-            ))
+            Some("checksum errors: check the device, then zpool clear".to_string())
         } else if let Some(why) = &remote.identity_mismatch {
             Some(format!("not the same device: {why}"))
         } else if status.suspended() {
@@ -183,6 +183,7 @@ pub fn plan(i: &Input) -> Plan {
         reasons.push(Reason::VdevNotOnline {
             pool: pool.clone(),
             vdev: v.name.clone(),
+            shown,
             state: v.state.clone(),
             session_up_s: Some(i.now_ms.saturating_sub(up) / 1000),
             held_back,

@@ -94,6 +94,8 @@ pub enum Reason {
     VdevNotOnline {
         pool: String,
         vdev: String,
+        /// How people call it: "storage-b's LUN 0" (the path is long).
+        shown: String,
         state: String,
         /// How long its session has been up and stable, when known.
         session_up_s: Option<u64>,
@@ -104,6 +106,7 @@ pub enum Reason {
     VdevMissing {
         pool: String,
         vdev: String,
+        shown: String,
         state: String,
     },
     Resilvering {
@@ -216,21 +219,22 @@ impl Reason {
             Reason::NotMember { why } => why.clone(),
             Reason::VdevNotOnline {
                 pool,
-                vdev,
+                shown,
                 state,
                 session_up_s,
                 held_back,
+                ..
             } => {
                 let up = session_up_s
-                    .map(|s| format!(" (session up {})", duration(s)))
+                    .map(|s| format!(", session up {}", duration(s)))
                     .unwrap_or_default();
                 match held_back {
-                    Some(why) => format!("{pool}: remote vdev {vdev} {state} though its session is up{up}; not onlined: {why}"),
-                    None => format!("{pool}: remote vdev {vdev} {state} though its session is up{up}; zpool online {pool} {vdev}"),
+                    Some(why) => format!("{pool}: {shown} {state}{up}; not onlined: {why}"),
+                    None => format!("{pool}: {shown} {state}{up}; bringing it back (zpool online)"),
                 }
             }
-            Reason::VdevMissing { pool, vdev, state } => {
-                format!("{pool}: remote vdev {vdev} {state} (its session is down)")
+            Reason::VdevMissing { pool, shown, state, .. } => {
+                format!("{pool}: {shown} {state} (its session is down)")
             }
             Reason::Resilvering {
                 pool,
@@ -306,7 +310,16 @@ impl Verdict {
         Verdict { kind, reasons }
     }
 
-    /// The sentence for an exit reason or a log line.
+    /// The first reason, and how many more there are: what fits an exit reason.
+    pub fn headline(&self) -> Option<String> {
+        let first = self.reasons.first()?.describe();
+        Some(match self.reasons.len() {
+            1 => first,
+            n => format!("{first} (+{} more)", n - 1),
+        })
+    }
+
+    /// Every reason, for a log line or a report.
     pub fn describe(&self) -> Option<String> {
         (!self.reasons.is_empty()).then(|| {
             self.reasons

@@ -3,6 +3,7 @@
 //! the cluster's view, the portals' reachability, the pool. Monitor, status, doctor and
 //! metrics all judge the same `Snapshot`, so they cannot disagree about the facts.
 
+pub mod mmp;
 pub mod network;
 pub mod paths;
 pub mod pool;

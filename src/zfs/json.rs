@@ -45,7 +45,12 @@ fn tree(all: &[(String, String, &Value)], parent: &str, depth: usize, out: &mut 
         let leaf = !all.iter().any(|(n, p, _)| p == name && n != name);
         out.push(Vdev {
             name: s("path").unwrap_or_else(|| name.clone()),
-            state: s("state").unwrap_or_default(),
+            // The JSON has the kernel's raw names; the text (and everything else) says
+            // UNAVAIL for a device that cannot be opened.
+            state: match s("state").as_deref() {
+                Some("CANT_OPEN") => "UNAVAIL".to_string(),
+                other => other.unwrap_or_default().to_string(),
+            },
             depth,
             leaf,
             devid: s("devid"),

@@ -83,6 +83,34 @@ pub fn online(tools: &Tools, pool: &str, vdev: &str, deadline: Deadline) -> Resu
     }
 }
 
+/// `zpool get -H -p PROPS POOL`: (property, value, source) per line.
+pub fn get(
+    tools: &Tools,
+    pool: &str,
+    props: &[&str],
+    deadline: Deadline,
+) -> Result<Vec<(String, String, String)>, String> {
+    let list = props.join(",");
+    let o = run(tools, &["get", "-H", "-p", &list, pool], deadline)?;
+    if !o.success() {
+        return Err(format!(
+            "zpool get {list} {pool} exited {}: {}",
+            o.code.unwrap_or(-1),
+            crate::text::ellipsis(o.stderr.trim(), 200)
+        ));
+    }
+    Ok(parse_get(&o.stdout))
+}
+
+pub fn parse_get(text: &str) -> Vec<(String, String, String)> {
+    text.lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            (f.len() >= 4).then(|| (f[1].to_string(), f[2].to_string(), f[3].to_string()))
+        })
+        .collect()
+}
+
 /// The parsed status, for callers that only need the tree.
 pub fn parse_text(text: &str) -> Option<PoolStatus> {
     text::parse_status(text)
@@ -124,5 +152,21 @@ mod tests {
         let back = parse_text(text.split("--- session back").nth(1).unwrap()).unwrap();
         assert_eq!(back.scan, crate::zfs::Scan::ResilverDone);
         assert!(parse_text("garbage").is_none());
+    }
+
+    #[test]
+    fn zpool_get_as_recorded() {
+        let t = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/zfs/vm-recorded/healthy.zpool-get-H-p.txt"
+        ))
+        .unwrap();
+        assert_eq!(
+            parse_get(&t),
+            vec![
+                ("multihost".into(), "on".into(), "local".into()),
+                ("failmode".into(), "wait".into(), "default".into())
+            ]
+        );
     }
 }

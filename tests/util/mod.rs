@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 #[allow(unused_imports)]
-pub use iscsi_simhost::{Fault, SimHost};
+pub use iscsi_simhost::{Fault, Leaf, SimHost};
 
 pub mod tgt;
 

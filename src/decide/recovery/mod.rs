@@ -694,6 +694,7 @@ fn step5(i: &Input) -> (Finding, Option<String>) {
         match r {
             Reason::VdevNotOnline {
                 vdev,
+                shown,
                 state,
                 held_back: Some(why),
                 session_up_s,
@@ -707,7 +708,7 @@ fn step5(i: &Input) -> (Finding, Option<String>) {
                 ));
                 if f.grade < Grade::Warn {
                     f.grade = Grade::Warn;
-                    f.why = format!("{vdev} is {state}: {why}");
+                    f.why = format!("{shown} is {state}: {why}");
                     f.next = Some(if why.starts_with("waiting for the session") {
                         "iscsi-mirror doctor --fix (it watches the session that long, then runs zpool online)"
                             .into()
@@ -718,12 +719,13 @@ fn step5(i: &Input) -> (Finding, Option<String>) {
             }
             Reason::VdevNotOnline {
                 vdev,
+                shown,
                 state,
                 held_back: None,
                 ..
             } => {
                 f.grade = Grade::Warn;
-                f.why = format!("{vdev} is {state} though its session is back: zpool online brings it back and ZFS resilvers what it missed");
+                f.why = format!("{shown} is {state} though its session is back: zpool online brings it back and ZFS resilvers what it missed");
                 f.next = Some(format!(
                     "iscsi-mirror doctor --fix, or: zpool online {name} {vdev}"
                 ));

@@ -2,10 +2,7 @@
 //! (tests/fixtures/zfs/vm-recorded): storage-a holds san-pool, a mirror of its virtio
 //! disk and storage-b's LUN over iSCSI. The network steps over hand-built facts (plain
 //! data, no tool output): the scenarios on the simulated host run the real probes.
-//
-// TODO(lead): a doctor scenario with a FAULTED vdev whose session is back, end to end,
-// wants the simulated host's `zpool` personality (branch zpool, not in main when this
-// was written); until then the judgement is tested here over the recordings.
+//! The same end to end, through the binary and the simulated host's zpool: tests/doctor.rs.
 use super::root_cause::login_finding;
 use super::*;
 use crate::cluster::crm_mon::{ClusterView, Node};

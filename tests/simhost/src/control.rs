@@ -4,12 +4,12 @@ use std::path::PathBuf;
 
 use anyhow::{anyhow, bail, Context, Result};
 
-use crate::{Fault, SimHost, Target};
+use crate::{Fault, Leaf, SimHost, Suspend, Target};
 
 pub const USAGE: &str = "\
 usage: iscsi-simhost [--root DIR] <command>   (DIR defaults to $ISCSI_SIM_ROOT)
 commands:
-  init [--binary PATH]                 make DIR a sim root; bin/iscsiadm -> PATH
+  init [--binary PATH]                 make DIR a sim root; bin/iscsiadm, bin/zpool -> PATH
                                        (default: this executable)
   add-target IQN PORTAL[,PORTAL...] [--luns N] [--tpgt N] [--tgt]
                                        export IQN at the portals (addr:port, [v6]:port);
@@ -25,6 +25,27 @@ commands:
   node-record IQN PORTAL               a node record as JSON (null if none)
   invocations                          log/iscsiadm.log as JSON
   world                                sim.json
+  lun-wwid SID LUN WWID                device/wwid of a session's LUN (naa.6001405...)
+the ZFS side (bin/zpool):
+  pool-create POOL LEAF...             mirror-0 of the leaves, imported, healthy; prints
+                                       the leaf paths. LEAF: /dev/NAME or /dev/disk/by-*/X
+                                       (a local device made under DIR), session:SID[:LUN]
+                                       (partition 1 of the session's LUN, by its by-path
+                                       name), path:/P (taken as is)
+  pool-remove POOL
+  pool-fault POOL LEAF                 FAULTED, too many errors, 3 read / 71 write errors
+                                       (as recorded; mirror and pool stay ONLINE)
+  pool-leaf POOL LEAF state STATE      ONLINE DEGRADED FAULTED OFFLINE REMOVED UNAVAIL
+  pool-leaf POOL LEAF errors R W C     the error counters
+  pool-leaf POOL LEAF missed BYTES     what a resilver will copy to it
+  pool-resilver POOL start|PERCENT|finish
+  pool-export POOL | pool-import POOL
+  pool-suspend POOL io|mmp | pool-resume POOL
+  pool-prop POOL NAME VALUE            e.g. multihost on
+  zfs-version 2.3|2.1                  2.1: no -j, the older scan lines (from source)
+  zfs-clock SECS|real                  time(NULL) for the simulated zpool
+  pools                                the pools as JSON
+  zpool-invocations                    log/zpool.log as JSON
 ";
 
 /// Entry point of the `iscsi-simhost` personality; returns the exit code.
@@ -116,6 +137,69 @@ fn run(args: &[String]) -> Result<()> {
             println!("{}", serde_json::to_string_pretty(&host.invocations())?)
         }
         ("world", []) => println!("{}", serde_json::to_string_pretty(&host.world()?)?),
+        ("lun-wwid", [sid, lun, wwid]) => {
+            host.set_lun_wwid(sid.parse().context("SID")?, lun.parse().context("LUN")?, wwid)?
+        }
+        ("pool-create", [pool, leaves @ ..]) if !leaves.is_empty() => {
+            let mut ls = Vec::new();
+            for l in leaves {
+                ls.push(if let Some(s) = l.strip_prefix("session:") {
+                    let (sid, lun) = s.split_once(':').unwrap_or((s, "0"));
+                    Leaf::Remote {
+                        sid: sid.parse().context("SID")?,
+                        lun: lun.parse().context("LUN")?,
+                    }
+                } else if let Some(p) = l.strip_prefix("path:") {
+                    Leaf::Path(p.to_string())
+                } else {
+                    Leaf::Local(l.to_string())
+                });
+            }
+            for p in host.create_pool(pool, &ls)? {
+                println!("{p}");
+            }
+        }
+        ("pool-remove", [pool]) => host.remove_pool(pool)?,
+        ("pool-fault", [pool, leaf]) => host.fault_leaf(pool, leaf)?,
+        ("pool-leaf", [pool, leaf, "state", state]) => host.set_leaf_state(pool, leaf, state)?,
+        ("pool-leaf", [pool, leaf, "errors", r, w, c]) => {
+            host.set_leaf_errors(pool, leaf, r.parse()?, w.parse()?, c.parse()?)?
+        }
+        ("pool-leaf", [pool, leaf, "missed", bytes]) => {
+            let bytes: u64 = bytes.parse()?;
+            host.update_pool(pool, |p, _| {
+                p.find_mut(leaf)
+                    .ok_or_else(|| anyhow!("no vdev {leaf} in {pool}"))?
+                    .missed = bytes;
+                Ok(())
+            })?
+        }
+        ("pool-resilver", [pool, "start"]) => {
+            if !host.start_resilver(pool)? {
+                bail!("no leaf of {pool} missed anything: no resilver");
+            }
+        }
+        ("pool-resilver", [pool, "finish"]) => host.finish_resilver(pool)?,
+        ("pool-resilver", [pool, pct]) => host.advance_resilver(pool, pct.parse().context("PERCENT")?)?,
+        ("pool-export", [pool]) => host.set_imported(pool, false)?,
+        ("pool-import", [pool]) => host.set_imported(pool, true)?,
+        ("pool-suspend", [pool, why]) => host.suspend_pool(
+            pool,
+            Some(match *why {
+                "io" => Suspend::Io,
+                "mmp" => Suspend::Mmp,
+                other => bail!("suspend why {other:?}: io or mmp"),
+            }),
+        )?,
+        ("pool-resume", [pool]) => host.suspend_pool(pool, None)?,
+        ("pool-prop", [pool, name, value]) => host.set_pool_prop(pool, name, value)?,
+        ("zfs-version", [v]) => host.set_zfs_version(v)?,
+        ("zfs-clock", ["real"]) => host.set_zfs_clock(None)?,
+        ("zfs-clock", [secs]) => host.set_zfs_clock(Some(secs.parse().context("SECS")?))?,
+        ("pools", []) => println!("{}", serde_json::to_string_pretty(&host.world()?.zfs.pools)?),
+        ("zpool-invocations", []) => {
+            println!("{}", serde_json::to_string_pretty(&host.zpool_invocations())?)
+        }
         _ => bail!("unknown command or arguments: {}\n{USAGE}", rest.join(" ")),
     }
     Ok(())

@@ -328,7 +328,8 @@ impl Run {
 }
 
 /// Finds the sim root: `parent(parent(argv[0]))` when argv[0] holds a '/', else
-/// `ISCSI_SIM_ROOT`, else the first `iscsiadm` on PATH (without resolving the link).
+/// `ISCSI_SIM_ROOT`, else the first program of argv[0]'s name on PATH (without resolving
+/// the link). Shared by the `iscsiadm` and `zpool` personalities.
 pub fn find_root(argv0: &str) -> Result<PathBuf, String> {
     let mut tried = Vec::new();
     if argv0.contains('/') {
@@ -374,8 +375,12 @@ pub fn find_root(argv0: &str) -> Result<PathBuf, String> {
             }
         }
     }
+    let prog = match argv0.rsplit('/').next() {
+        Some("zpool") => "zpool",
+        _ => "iscsiadm",
+    };
     Err(format!(
-        "iscsiadm (simulated host): no sim root with a sim.json; tried {}",
+        "{prog} (simulated host): no sim root with a sim.json; tried {}",
         tried.join(", ")
     ))
 }
@@ -1393,6 +1398,8 @@ fn create_session(run: &mut Run, rec: &NodeRecord, local: std::net::SocketAddr) 
         first_sg: run.world.first_sg,
         vendor: &target.vendor,
         model: &target.scsi_model(),
+        partitions: target.partitions,
+        wwids: &target.wwids,
     };
     match sysfs::create_session(&run.root, &ns) {
         Ok(_) => 0,

@@ -207,6 +207,10 @@ pub struct NewSession<'a> {
     /// INQUIRY vendor and model of the target's disks.
     pub vendor: &'a str,
     pub model: &'a str,
+    /// Partitions on each disk (sdX1..sdXN with their udev links).
+    pub partitions: u32,
+    /// `device/wwid` of each disk, in disk order (missing: no wwid file).
+    pub wwids: &'a [String],
 }
 
 /// Creates a LOGGED_IN session with its connection, host, disks and udev links; returns
@@ -385,14 +389,93 @@ pub fn create_session(root: &Path, ns: &NewSession) -> io::Result<u32> {
         )?;
         fs::create_dir_all(root.join("dev"))?;
         fs::write(root.join("dev").join(&disk), "")?;
+        let by_path = by_path_name(ns.address, ns.port, ns.iqn, lun);
         link(
             &format!("../../{disk}"),
-            &root
-                .join("dev/disk/by-path")
-                .join(by_path_name(ns.address, ns.port, ns.iqn, lun)),
+            &root.join("dev/disk/by-path").join(&by_path),
         )?;
+        if let Some(w) = ns.wwids.get((lun - first_disk_lun) as usize) {
+            write_attr(&ld, "wwid", w)?;
+        }
+        for n in 1..=ns.partitions {
+            add_partition(root, &bd, &disk, index, n, &by_path)?;
+        }
     }
     Ok(sid)
+}
+
+/// A partition of a disk as the kernel and udev show it: `<disk dir>/sdXN` (`partition`,
+/// `dev`, `start`, `size`, `ro`), `/sys/class/block/sdXN`, `/dev/sdXN` and
+/// `/dev/disk/by-path/<disk's by-path name>-partN`.
+fn add_partition(
+    root: &Path,
+    disk_dir: &Path,
+    disk: &str,
+    index: usize,
+    n: u32,
+    by_path: &str,
+) -> io::Result<()> {
+    let name = format!("{disk}{n}");
+    let pd = disk_dir.join(&name);
+    fs::create_dir_all(&pd)?;
+    fs::write(pd.join("uevent"), "")?;
+    write_attr(&pd, "partition", &n.to_string())?;
+    let (major, minor) = sd_dev(index)
+        .split_once(':')
+        .map(|(a, b)| (a.to_string(), b.parse::<u32>().unwrap_or(0)))
+        .unwrap_or_default();
+    write_attr(&pd, "dev", &format!("{major}:{}", minor + n))?;
+    write_attr(&pd, "start", &(2048 * u64::from(n)).to_string())?;
+    write_attr(&pd, "size", "522240")?;
+    write_attr(&pd, "ro", "0")?;
+    // /sys/class/block/sdXN -> ../../devices/.../block/sdX/sdXN
+    let rel = disk_dir
+        .strip_prefix(root.join("sys"))
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    link(
+        &format!("../../{rel}/{name}"),
+        &root.join("sys/class/block").join(&name),
+    )?;
+    fs::write(root.join("dev").join(&name), "")?;
+    link(
+        &format!("../../{name}"),
+        &root.join("dev/disk/by-path").join(format!("{by_path}-part{n}")),
+    )
+}
+
+/// Gives the disk of LUN `lun` of session `sid` `n` partitions (as if partitioned now and
+/// re-read), when it has none yet. Returns the disk's name.
+pub fn partition_disk(root: &Path, sid: u32, lun: u32, n: u32) -> anyhow::Result<String> {
+    let s = read_session(root, sid).ok_or_else(|| anyhow::anyhow!("no session {sid}"))?;
+    let d = s
+        .devices
+        .iter()
+        .find(|d| d.lun == lun)
+        .ok_or_else(|| anyhow::anyhow!("session {sid} has no LUN {lun}"))?;
+    let disk = d
+        .disk
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("LUN {lun} of session {sid} is not a disk"))?;
+    let bd = lun_dir(root, s.host, sid, lun).join("block").join(&disk);
+    let index = (0..)
+        .take(18_278)
+        .find(|i| disk_name(*i) == disk)
+        .ok_or_else(|| anyhow::anyhow!("odd disk name {disk}"))?;
+    let by_path = by_path_name(&s.persistent_address, s.persistent_port, &s.iqn, lun);
+    for k in 1..=n {
+        if !bd.join(format!("{disk}{k}")).exists() {
+            add_partition(root, &bd, &disk, index, k, &by_path)?;
+        }
+    }
+    Ok(disk)
+}
+
+/// Writes the `wwid` of LUN `lun` of session `sid`.
+pub fn set_wwid(root: &Path, sid: u32, lun: u32, wwid: &str) -> anyhow::Result<()> {
+    let s = read_session(root, sid).ok_or_else(|| anyhow::anyhow!("no session {sid}"))?;
+    write_attr(&lun_dir(root, s.host, sid, lun), "wwid", wwid)?;
+    Ok(())
 }
 
 /// udev's path_id for an iSCSI disk: `ip-<persistent_address>:<persistent_port>-iscsi-
@@ -615,17 +698,27 @@ pub fn remove_session(root: &Path, sid: u32) -> io::Result<()> {
         return Ok(());
     };
     for d in &s.devices {
+        let by_path = by_path_name(&s.persistent_address, s.persistent_port, &s.iqn, d.lun);
+        let ld = lun_dir(root, s.host, sid, d.lun);
         if let Some(disk) = &d.disk {
             let _ = fs::remove_file(root.join("sys/block").join(disk));
             let _ = fs::remove_file(root.join("dev").join(disk));
+            // its partitions: class links, device nodes, udev links
+            for e in fs::read_dir(ld.join("block").join(disk))
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let Some(n) = name.strip_prefix(disk.as_str()).filter(|n| !n.is_empty()) else {
+                    continue;
+                };
+                let _ = fs::remove_file(root.join("sys/class/block").join(&name));
+                let _ = fs::remove_file(root.join("dev").join(&name));
+                let _ = fs::remove_file(root.join("dev/disk/by-path").join(format!("{by_path}-part{n}")));
+            }
         }
-        let _ = fs::remove_file(root.join("dev/disk/by-path").join(by_path_name(
-            &s.persistent_address,
-            s.persistent_port,
-            &s.iqn,
-            d.lun,
-        )));
-        let ld = lun_dir(root, s.host, sid, d.lun);
+        let _ = fs::remove_file(root.join("dev/disk/by-path").join(&by_path));
         for class in LUN_CLASSES {
             for e in fs::read_dir(ld.join(class)).into_iter().flatten().flatten() {
                 let _ = fs::remove_file(root.join("sys/class").join(class).join(e.file_name()));

@@ -51,6 +51,14 @@ pub struct Target {
     /// [`Target::lio`] does. tgt: "VIRTUAL-DISK" (host-probe.txt).
     #[serde(default)]
     pub model: String,
+    /// Partitions on each of its disks (the partition table is on the target's disk, so
+    /// every login finds them): the kernel's `sdX1..` and udev's `...-lun-L-partN` links.
+    #[serde(default)]
+    pub partitions: u32,
+    /// WWIDs its disks report (`device/wwid`, e.g. "naa.6001405..."), by LUN index among
+    /// its disks; none when empty.
+    #[serde(default)]
+    pub wwids: Vec<String>,
 }
 
 impl Target {
@@ -66,6 +74,8 @@ impl Target {
             max_xmit_dlength: default_xmit(),
             vendor: default_vendor(),
             model: lio_model(iqn),
+            partitions: 0,
+            wwids: Vec::new(),
         }
     }
 
@@ -151,6 +161,9 @@ pub struct World {
     /// device (sg0), so its first iSCSI disk was sg1.
     #[serde(default = "default_first_sg")]
     pub first_sg: u32,
+    /// The ZFS side: pools, the simulated ZFS version and clock (`zfs.rs`).
+    #[serde(default)]
+    pub zfs: crate::zfs::Zfs,
 }
 
 fn default_initiator() -> String {
@@ -179,6 +192,7 @@ impl Default for World {
             iscsid_pid: default_creator(),
             first_host: default_first_host(),
             first_sg: default_first_sg(),
+            zfs: crate::zfs::Zfs::default(),
         }
     }
 }
@@ -199,6 +213,8 @@ impl World {
         let tmp = p.with_extension("json.tmp");
         fs::write(&tmp, serde_json::to_string_pretty(self)? + "\n")?;
         fs::rename(&tmp, &p)?;
+        // The pools' kstats follow every change of the world.
+        crate::zfs::sync_kstats(root, &self.zfs)?;
         Ok(())
     }
 
@@ -357,7 +373,7 @@ pub fn now_secs() -> f64 {
         .unwrap_or(0.0)
 }
 
-/// One line of `$SIM/log/iscsiadm.log`.
+/// One line of `$SIM/log/iscsiadm.log` (or `log/zpool.log`).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Invocation {
     pub ts: f64,
@@ -367,6 +383,11 @@ pub struct Invocation {
 }
 
 pub fn log_invocation(root: &Path, argv: &[String], rc: Option<i32>) {
+    log_invocation_to(root, "iscsiadm.log", argv, rc)
+}
+
+/// Appends one invocation to `$SIM/log/<file>`.
+pub fn log_invocation_to(root: &Path, file: &str, argv: &[String], rc: Option<i32>) {
     let line = Invocation {
         ts: now_secs(),
         argv: argv.to_vec(),
@@ -374,11 +395,7 @@ pub fn log_invocation(root: &Path, argv: &[String], rc: Option<i32>) {
     };
     let dir = root.join("log");
     let _ = fs::create_dir_all(&dir);
-    if let Ok(mut f) = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join("iscsiadm.log"))
-    {
+    if let Ok(mut f) = OpenOptions::new().create(true).append(true).open(dir.join(file)) {
         if let Ok(text) = serde_json::to_string(&line) {
             // One write per line: O_APPEND keeps concurrent lines whole.
             let _ = f.write_all(format!("{text}\n").as_bytes());
@@ -387,7 +404,12 @@ pub fn log_invocation(root: &Path, argv: &[String], rc: Option<i32>) {
 }
 
 pub fn read_invocations(root: &Path) -> Vec<Invocation> {
-    fs::read_to_string(root.join("log/iscsiadm.log"))
+    read_invocations_of(root, "iscsiadm.log")
+}
+
+/// The parsed `$SIM/log/<file>`.
+pub fn read_invocations_of(root: &Path, file: &str) -> Vec<Invocation> {
+    fs::read_to_string(root.join("log").join(file))
         .unwrap_or_default()
         .lines()
         .filter_map(|l| serde_json::from_str(l).ok())

@@ -739,20 +739,7 @@ fn control_cli_mirrors_the_library() {
     let dir = TempDir::new();
     let root = dir.0.join("sim");
     let root_s = root.to_string_lossy().into_owned();
-    let ctl = |args: &[&str]| {
-        let o = std::process::Command::new(BIN)
-            .arg("--root")
-            .arg(&root_s)
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            o.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    };
+    let ctl = |args: &[&str]| control(&root_s, args);
     ctl(&["init", "--binary", BIN]);
     let portal = listen("127.0.0.1");
     ctl(&["add-target", IQN, &portal, "--luns", "2"]);

@@ -163,6 +163,35 @@ impl Lab {
     }
 }
 
+/// Runs the control CLI (`iscsi-simhost --root ROOT ARGS`), asserts it succeeded, returns
+/// its stdout.
+pub fn control(root: &str, args: &[&str]) -> String {
+    let o = Command::new(BIN)
+        .arg("--root")
+        .arg(root)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Pool `pool` = mirror of two local device files, /dev/vdb1 and /dev/vdc1.
+pub fn local_mirror(sim: &SimHost, pool: &str) {
+    sim.create_pool(
+        pool,
+        &[
+            iscsi_simhost::Leaf::Local("/dev/vdb1".into()),
+            iscsi_simhost::Leaf::Local("/dev/vdc1".into()),
+        ],
+    )
+    .unwrap();
+}
+
 /// The sim binary invoked by another name/path (for root discovery tests).
 pub fn command_at(path: &Path) -> Command {
     let mut c = Command::new(path);

@@ -1,0 +1,254 @@
+//! The mirror's pool side through the agent, on the simulated host with its zpool stand-in
+//! (checked byte for byte against ZFS 2.3.2's recorded outputs): storage-a holds san-pool,
+//! mirror(its local disk, storage-b's LUN over iSCSI).
+
+mod util;
+
+use std::time::Duration;
+use util::*;
+
+const IQN_A: &str = "iqn.2025-01.lab.home:storage-a";
+const IQN_B: &str = "iqn.2025-01.lab.home:storage-b";
+
+struct San {
+    _dir: tempfile::TempDir,
+    sim: SimHost,
+    portal: Portal,
+    pcmk: PacemakerTools,
+    agent: Agent,
+    remote: String,
+}
+
+/// storage-a with its leg to storage-b up and the pool imported, whole.
+fn san(interval_ms: u64) -> San {
+    let portal = Portal::up("127.0.0.1");
+    let (dir, sim) = host_with_target(IQN_B, &[&portal]);
+    let pcmk = PacemakerTools::new();
+    pcmk.show("two-node-both-online.xml");
+    let mut agent = Agent::new(&sim);
+    agent
+        .param(
+            "peers",
+            &format!(
+                "storage-a={IQN_A}@127.0.0.9:3260 storage-b={IQN_B}@{}",
+                portal.spec()
+            ),
+        )
+        .param("crm_mon", &pcmk.crm_mon())
+        .param("pool", "san-pool")
+        .param("zpool", sim.zpool_path().to_str().unwrap())
+        .param("reconnect_jitter", "1")
+        .var("OCF_RESKEY_CRM_meta_on_node", "storage-a")
+        .var("OCF_RESKEY_CRM_meta_interval", &interval_ms.to_string());
+    agent.start().expect(0);
+    let sid = sim.sessions()[0].sid;
+    let paths = sim
+        .create_pool(
+            "san-pool",
+            &[Leaf::Local("/dev/vdb1".into()), Leaf::Remote { sid, lun: 0 }],
+        )
+        .unwrap();
+    San {
+        _dir: dir,
+        remote: paths[1].clone(),
+        sim,
+        portal,
+        pcmk,
+        agent,
+    }
+}
+
+impl San {
+    fn monitor(&self) -> Run {
+        self.agent.run("monitor")
+    }
+
+    fn zpool_calls(&self, word: &str) -> usize {
+        self.sim
+            .zpool_invocations()
+            .iter()
+            .filter(|i| i.argv.iter().any(|a| a == word))
+            .count()
+    }
+
+    /// The storage link drops long enough for ZFS to fault the remote leaf, then returns:
+    /// the kernel recovers the same session, the leaf stays FAULTED (as recorded).
+    fn leg_lost_and_back(&mut self) {
+        let sid = self.sim.sessions()[0].sid;
+        self.portal.cut();
+        self.sim.set_session_state(sid, "FREE").unwrap();
+        self.sim.fault_leaf("san-pool", &self.remote).unwrap();
+        self.monitor().expect(190);
+        self.portal.restore();
+        self.sim.set_session_state(sid, "LOGGED_IN").unwrap();
+    }
+}
+
+#[test]
+fn a_healthy_monitor_with_a_pool_runs_no_program() {
+    let s = san(10_000);
+    // The first monitor learns the mirror is whole (one reading).
+    s.monitor().expect(0);
+    let (zpool, iscsiadm) = (s.sim.zpool_invocations().len(), s.sim.invocations().len());
+    for _ in 0..3 {
+        s.monitor().expect(0);
+    }
+    assert_eq!(
+        s.sim.zpool_invocations().len(),
+        zpool,
+        "a healthy monitor ran zpool"
+    );
+    assert_eq!(
+        s.sim.invocations().len(),
+        iscsiadm,
+        "a healthy monitor ran iscsiadm"
+    );
+    assert!(
+        s.pcmk.calls("crm_mon").is_empty(),
+        "a healthy monitor ran crm_mon"
+    );
+    // A deep monitor reads the pool every time.
+    s.agent
+        .run_with("monitor", &[("OCF_CHECK_LEVEL", "20")])
+        .expect(0);
+    assert_eq!(s.sim.zpool_invocations().len(), zpool + 1);
+}
+
+#[test]
+fn a_returned_leg_is_brought_back_resilvered_and_the_mark_cleared_with_nobody_typing() {
+    let mut s = san(1_000);
+    s.monitor().expect(0);
+    let deletes = |s: &San| {
+        s.pcmk
+            .calls("crm_attribute")
+            .iter()
+            .filter(|c| c.contains("--node storage-b --name iscsi-mirror-outdated --delete"))
+            .count()
+    };
+    let cleared_before = deletes(&s);
+    s.leg_lost_and_back();
+    // storage-b's half missed writes: marked outdated.
+    let marks: Vec<String> = s
+        .pcmk
+        .calls("crm_attribute")
+        .into_iter()
+        .filter(|c| c.contains("iscsi-mirror-outdated ") && c.contains("--update 1"))
+        .collect();
+    assert_eq!(marks.len(), 1, "{:?}", s.pcmk.calls("crm_attribute"));
+    assert!(marks[0].contains("--node storage-b"), "{marks:?}");
+    // The session is back; the vdev waits two monitor intervals (2 s) before zpool online.
+    s.monitor()
+        .expect(190)
+        .reason_mentions(&["FAULTED", "waiting for the session to be stable"]);
+    assert_eq!(s.zpool_calls("online"), 0);
+    std::thread::sleep(Duration::from_millis(2_100));
+    let run = s.monitor();
+    run.expect(190);
+    assert_eq!(s.zpool_calls("online"), 1, "{}", run.stderr);
+    assert!(run.stderr.contains("zpool online san-pool"), "{}", run.stderr);
+    assert!(s.sim.pool("san-pool").unwrap().resilvering());
+    // While it resilvers: 190 with how far, health yellow, the mark stays.
+    s.sim.advance_resilver("san-pool", 45.0).unwrap();
+    s.monitor()
+        .expect(190)
+        .reason_mentions(&["resilvering san-pool", "45% done"]);
+    assert_eq!(
+        s.zpool_calls("online"),
+        1,
+        "one zpool online, not one per monitor"
+    );
+    assert_eq!(
+        deletes(&s),
+        cleared_before,
+        "the mark went before the resilver ended"
+    );
+    // Done: green, and storage-b's mark goes.
+    s.sim.finish_resilver("san-pool").unwrap();
+    s.monitor().expect(0);
+    assert_eq!(deletes(&s), cleared_before + 1);
+    assert_eq!(
+        s.pcmk.calls("attrd_updater").last().map(String::as_str),
+        Some("-n #health-iscsi-mirror -N storage-a -U green")
+    );
+    s.agent.stop().expect(0);
+}
+
+/// ZED runs the agent binary as its zedlet, with the event in ZEVENT_* variables.
+fn zed_statechange(s: &San, state: &str) {
+    let out = std::process::Command::new(AGENT)
+        .env_clear()
+        .env("HA_RSCTMP", s.agent.rsctmp())
+        .env("ZEVENT_EID", "7")
+        .env("ZEVENT_CLASS", "resource.fs.zfs.statechange")
+        .env("ZEVENT_SUBCLASS", "statechange")
+        .env("ZEVENT_POOL", "san-pool")
+        .env("ZEVENT_VDEV_PATH", &s.remote)
+        .env("ZEVENT_VDEV_STATE_STR", state)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+}
+
+#[test]
+fn an_admin_offline_vdev_is_left_alone() {
+    let s = san(1_000);
+    s.monitor().expect(0);
+    // `zpool offline`: ZED's statechange event tells the monitor to look (no child
+    // process notices it otherwise; the depth-20 monitor would, at its interval).
+    s.sim.set_leaf_state("san-pool", &s.remote, "OFFLINE").unwrap();
+    zed_statechange(&s, "OFFLINE");
+    for _ in 0..3 {
+        s.monitor().expect(190).reason_mentions(&["OFFLINE by an admin"]);
+        std::thread::sleep(Duration::from_millis(1_100));
+    }
+    assert_eq!(s.zpool_calls("online"), 0);
+    s.agent.stop().expect(0);
+}
+
+#[test]
+fn the_node_without_the_pool_does_nothing_and_runs_no_zpool() {
+    let s = san(1_000);
+    s.sim.set_imported("san-pool", false).unwrap();
+    s.sim.fault_leaf("san-pool", &s.remote).unwrap();
+    for _ in 0..2 {
+        s.monitor().expect(0);
+    }
+    assert!(
+        s.sim.zpool_invocations().is_empty(),
+        "{:?}",
+        s.sim.zpool_invocations()
+    );
+    s.agent.stop().expect(0);
+}
+
+#[test]
+fn a_probe_repairs_nothing() {
+    let mut s = san(1_000);
+    s.monitor().expect(0);
+    s.leg_lost_and_back();
+    s.monitor().expect(190);
+    std::thread::sleep(Duration::from_millis(2_100));
+    s.monitor().expect(190);
+    s.agent.probe().expect(190);
+    // What the monitor before it did, the probe did not repeat or add to.
+    let onlines = s.zpool_calls("online");
+    s.agent.probe().expect(190);
+    assert_eq!(s.zpool_calls("online"), onlines);
+    s.agent.stop().expect(0);
+}
+
+#[test]
+fn status_shows_the_resilver_and_the_pool() {
+    let mut s = san(1_000);
+    s.monitor().expect(0);
+    s.leg_lost_and_back();
+    s.monitor().expect(190);
+    std::thread::sleep(Duration::from_millis(2_100));
+    s.monitor().expect(190);
+    s.sim.advance_resilver("san-pool", 60.0).unwrap();
+    let st = s.agent.run("status");
+    assert_eq!(st.code, 190, "{}", st.stderr);
+    assert!(st.stdout.contains("resilvering 60% done"), "{}", st.stdout);
+    assert!(st.stdout.contains("(storage-b's disk)"), "{}", st.stdout);
+    s.agent.stop().expect(0);
+}
