@@ -3,6 +3,8 @@
 set -euo pipefail
 PKGS=(pacemaker pacemaker-cli-utils corosync pcs crmsh resource-agents fence-agents libxml2-utils
       open-iscsi python3 iproute2 procps util-linux
+      # doctor: ping for the path MTU; tgt's userspace target for the login probe's tests.
+      iputils-ping tgt
       # make deb / rpm / package-test: debhelper builds the .deb, rpm the .rpm; lintian,
       # rpmlint, zsh (completion syntax), cpio (the .rpm's payload), man-db check them.
       debhelper lintian rpm rpmlint zsh cpio man-db)
@@ -17,5 +19,8 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 # Debian starts nothing here (no systemd), but make sure no packaged daemon holds the
-# ports and sockets the labs use.
+# ports and sockets the labs use: the tests start their own tgtd on ports of their own.
+if command -v systemctl >/dev/null && systemctl is-enabled tgt.service >/dev/null 2>&1; then
+    systemctl disable --now tgt.service >/dev/null 2>&1 || true
+fi
 command -v rustfmt >/dev/null || rustup component add rustfmt

@@ -149,7 +149,7 @@ fi
 
 # ---- man pages: found by man, rendered at 80 columns without a warning
 for page in ocf_san_iscsi-mirror iscsi-mirror iscsi-mirror-status iscsi-mirror-cluster \
-    iscsi-mirror-check-timeouts iscsi-mirror-outdated; do
+    iscsi-mirror-check-timeouts iscsi-mirror-outdated iscsi-mirror-doctor; do
     warnings=$(MANWIDTH=80 man --warnings "$page" 2>&1 >"$W/man")
     if [ -z "$warnings" ] && [ "$(wc -l <"$W/man")" -gt 20 ] && man -w "$page" | grep -q '\.gz$'; then
         ok "man $page: $(man -w "$page"), $(wc -l <"$W/man") lines, no warnings"

@@ -1,5 +1,6 @@
 //! The repairs a judgement calls for, carried out through the modules that own each tool:
-//! a jittered, backed-off re-login of a lost leg, the mirror's health attribute.
+//! a jittered, backed-off re-login of a lost leg, the mirror's health attribute; and
+//! doctor --fix's two repairs (option C for this resource's paths, the gated `zpool online`).
 
 use std::time::Duration;
 
@@ -172,5 +173,111 @@ pub fn pool(
             }
             Err(e) => tracing::warn!("{pool}: could not clear {peer}'s outdated mark: {e}"),
         }
+    }
+}
+
+/// One thing doctor --fix did, as an admin would have typed it, and what came of it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Action {
+    pub command: String,
+    pub ok: bool,
+    pub outcome: String,
+}
+
+/// doctor --fix, option C for one path of this resource: after a jitter (drawn from
+/// `jitter_ms`, at most half the time left), the path's stale session logged out by its
+/// id, then the path's exact node record logged in. Nothing else is touched: the session
+/// is logged out only while sysfs still shows it serving this path and not logged in (the
+/// kernel may have recovered it meanwhile), and no other record or session is named.
+pub fn relogin(
+    iscsiadm: &crate::iscsi::iscsiadm::Iscsiadm,
+    sysfs: &crate::iscsi::sysfs::Sysfs,
+    path: &crate::target::Path,
+    stale_sid: Option<u32>,
+    jitter_ms: u64,
+    deadline: crate::deadline::Deadline,
+) -> Vec<Action> {
+    let mut done = Vec::new();
+    let budget_ms = deadline.remaining().as_millis() as u64 / 2;
+    let delay = (jitter_ms as f64 * rand::thread_rng().gen::<f64>()) as u64;
+    let delay = delay.min(budget_ms);
+    tracing::info!("doctor --fix: option C for {path} after a jitter of {delay} ms");
+    deadline.sleep(Duration::from_millis(delay));
+    if let Some(sid) = stale_sid {
+        let command = format!("iscsiadm -m session -r {sid} --logout");
+        match sysfs.session(sid) {
+            Some(s) if s.state == crate::iscsi::sysfs::SessionState::LoggedIn => {
+                done.push(Action {
+                    command: format!("{command} (not run)"),
+                    ok: true,
+                    outcome: format!("session {sid} is LOGGED_IN again: the kernel recovered it"),
+                });
+                return done;
+            }
+            Some(s) if !s.leads_to(path) => {
+                done.push(Action {
+                    command: format!("{command} (not run)"),
+                    ok: false,
+                    outcome: format!("session {sid} no longer serves {path}"),
+                });
+                return done;
+            }
+            None => done.push(Action {
+                command: format!("{command} (not run)"),
+                ok: true,
+                outcome: format!("session {sid} is gone already"),
+            }),
+            Some(_) => {
+                let r = iscsiadm.logout_session(sid, deadline);
+                done.push(Action {
+                    command,
+                    ok: r.is_ok(),
+                    outcome: match r {
+                        Ok(crate::iscsi::iscsiadm::Logout::LoggedOut) => "logged out".into(),
+                        Ok(crate::iscsi::iscsiadm::Logout::NotLoggedIn) => "no such session any more".into(),
+                        Err(e) => e.reason(),
+                    },
+                });
+            }
+        }
+    }
+    let command = format!(
+        "iscsiadm -m node -T {} -p {} --login",
+        path.target,
+        path.portal.to_iscsiadm()
+    );
+    let r = iscsiadm.login(path, deadline);
+    done.push(Action {
+        command,
+        ok: r.is_ok(),
+        outcome: match r {
+            Ok(crate::iscsi::iscsiadm::Login::LoggedIn) => "logged in".into(),
+            Ok(crate::iscsi::iscsiadm::Login::AlreadyLoggedIn) => "a session already exists".into(),
+            Err(e) => e.reason(),
+        },
+    });
+    done
+}
+
+/// doctor --fix: the `zpool online` the pool plan calls for.
+pub fn zpool_online(
+    tools: &crate::tools::Tools,
+    pool: &str,
+    online: &crate::decide::pool::Online,
+    deadline: crate::deadline::Deadline,
+) -> Action {
+    tracing::info!(
+        "doctor --fix: zpool online {pool} {}: {}",
+        online.vdev,
+        online.why
+    );
+    let r = crate::zfs::zpool::online(tools, pool, &online.vdev, deadline);
+    Action {
+        command: format!("zpool online {pool} {}", online.vdev),
+        ok: r.is_ok(),
+        outcome: match r {
+            Ok(()) => "brought back; ZFS resilvers what it missed".into(),
+            Err(e) => e,
+        },
     }
 }

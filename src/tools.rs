@@ -75,6 +75,14 @@ pub const ZPOOL: Tool = Tool {
     used_for: "vdev states, resilver progress and `zpool online` (pool set, mirror not whole)",
 };
 
+pub const PING: Tool = Tool {
+    name: "ping",
+    param: None,
+    package: "iputils-ping",
+    owner: "net",
+    used_for: "doctor: whether the path to a portal carries the interface's MTU (ping -M do)",
+};
+
 pub const ALL: &[Tool] = &[
     ISCSIADM,
     CRM_MON,
@@ -84,6 +92,7 @@ pub const ALL: &[Tool] = &[
     CRM_ATTRIBUTE,
     CIBADMIN,
     ZPOOL,
+    PING,
 ];
 
 /// Where each tool is on this host, from the resource's parameters. Pacemaker's own tools
@@ -129,6 +138,8 @@ impl Tools {
             "crm_mon" => self.crm_mon.clone(),
             "corosync-cmapctl" => self.corosync_cmapctl.clone(),
             "zpool" => self.zpool.clone(),
+            // Not Pacemaker's: never taken from beside crm_mon.
+            "ping" => PING.name.to_string(),
             other => match Path::new(&self.crm_mon).parent() {
                 Some(dir) if self.crm_mon.starts_with('/') => dir.join(other).display().to_string(),
                 _ => other.to_string(),

@@ -64,30 +64,6 @@ fn cluster_json_is_an_interface_for_tools() {
     assert!(v["reason"].as_str().unwrap().contains("CIB"), "{v}");
 }
 
-/// A CIB with the resource, made by the real pcs on a file (no cluster needed).
-fn cib_with_mirror(dir: &std::path::Path, params: &[String]) -> std::path::PathBuf {
-    let cib = dir.join("cib.xml");
-    let empty = Command::new("cibadmin")
-        .arg("--empty")
-        .output()
-        .expect("cibadmin (pacemaker-cli-utils)");
-    std::fs::write(&cib, &empty.stdout).unwrap();
-    let out = Command::new("pcs")
-        .arg("-f")
-        .arg(&cib)
-        .args(["resource", "create", "mirror", "ocf:san:iscsi-mirror"])
-        .args(params)
-        .args(["clone", "--force"])
-        .output()
-        .expect("pcs");
-    assert!(
-        out.status.success(),
-        "pcs: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    cib
-}
-
 #[test]
 fn status_shows_each_peer_its_paths_the_cluster_view_and_the_verdict() {
     let portal = Portal::up("127.0.0.1");

@@ -79,7 +79,7 @@ impl Ctx {
 
 fn usage() -> String {
     format!(
-        "usage: iscsi-mirror {{{}}}\n       iscsi-mirror {{status|cluster|check-timeouts|outdated}} [--help]\n\n\
+        "usage: iscsi-mirror {{{}}}\n       iscsi-mirror {{status|doctor|cluster|check-timeouts|outdated}} [--help]\n\n\
 Pacemaker OCF resource agent ocf:san:iscsi-mirror: this node's iSCSI legs of a mirror.\n\
 Parameters come from OCF_RESKEY_* variables; see `iscsi-mirror meta-data`.\n",
         ACTIONS.join("|")

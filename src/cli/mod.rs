@@ -1,5 +1,6 @@
-//! Subcommands for people and tools: `status`, `cluster`, `check-timeouts`. The clap
-//! definitions live here; each subcommand's body is its own file.
+//! Subcommands for people and tools: `status`, `doctor`, `cluster`, `check-timeouts`,
+//! `outdated`. The clap definitions live here; each subcommand's body is its own file
+//! (`load` is what status and doctor share).
 
 use std::ffi::OsString;
 
@@ -7,6 +8,8 @@ use clap::{CommandFactory, Parser, Subcommand};
 
 pub mod check_timeouts;
 pub mod cluster;
+pub mod doctor;
+pub mod load;
 pub mod outdated;
 pub mod status;
 
@@ -18,6 +21,8 @@ pub mod exit {
     pub const INPUT: i32 = 66;
     /// The local cluster could not be asked (cibadmin, crm_mon failed) (EX_UNAVAILABLE).
     pub const UNAVAILABLE: i32 = 69;
+    /// The resource's parameters are invalid (EX_CONFIG).
+    pub const CONFIG: i32 = 78;
 }
 
 /// The version of the JSON documents the subcommands print; bumped on any change that
@@ -27,6 +32,7 @@ pub const JSON_SCHEMA_VERSION: u32 = 1;
 pub const SUBCOMMANDS: &[&str] = &[
     "check-timeouts",
     "cluster",
+    "doctor",
     "outdated",
     "status",
     "help",
@@ -57,7 +63,7 @@ pub fn is_cli_invocation(args: &[OsString]) -> bool {
 As an OCF agent (run by Pacemaker, with OCF_RESOURCE_INSTANCE and OCF_RESKEY_* parameters):\n  \
 iscsi-mirror {start|stop|monitor|status|meta-data|validate-all|methods|usage}\n\n\
 Exit codes common to the subcommands: 64 usage error, 66 unreadable input file, \
-69 cluster not reachable; each subcommand's --help lists its own."
+69 cluster not reachable, 78 invalid resource parameters; each subcommand's --help lists its own."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -69,6 +75,9 @@ enum Command {
     /// This node's mirror: each peer, its paths, their kernel state, the cluster's view,
     /// and the verdict the monitor would give.
     Status(status::StatusArgs),
+    /// The iSCSI session recovery procedure, walked: each step's finding, why, the evidence
+    /// and the next action; --fix repairs what may be repaired (option C, zpool online).
+    Doctor(doctor::DoctorArgs),
     /// The cluster as crm_mon shows it, parsed.
     Cluster(cluster::ClusterArgs),
     /// Check that the iSCSI timers notice a dead peer within the Corosync token window.
@@ -95,6 +104,7 @@ pub fn run(args: &[OsString]) -> i32 {
         Command::CheckTimeouts(a) => check_timeouts::run(a),
         Command::Cluster(a) => cluster::run(a),
         Command::Status(a) => status::run(a),
+        Command::Doctor(a) => doctor::run(a),
         Command::Outdated(a) => outdated::run(a),
     }
 }

@@ -259,6 +259,7 @@ mod tests {
                 ..Default::default()
             }),
             pool: None,
+            network: None,
             now_ms: 0,
         }
     }

@@ -4,6 +4,7 @@
 //! metrics all judge the same `Snapshot`, so they cannot disagree about the facts.
 
 pub mod mmp;
+pub mod network;
 pub mod paths;
 pub mod pool;
 pub mod window;
@@ -39,6 +40,8 @@ pub struct Snapshot {
     pub cluster: Option<ClusterView>,
     /// `None`: no pool configured, or not asked.
     pub pool: Option<PoolFacts>,
+    /// `None`: not asked (only doctor asks: interfaces, path MTU, login probes, iscsid).
+    pub network: Option<network::Network>,
     pub now_ms: u64,
 }
 
@@ -115,6 +118,7 @@ pub fn take(
         state,
         cluster: None,
         pool: None,
+        network: None,
         now_ms: now_ms(),
     }
 }
@@ -150,5 +154,23 @@ pub fn reachability(snap: &mut Snapshot, which: &[(usize, usize)], deadline: Dea
             &facts.path.portal,
             deadline.capped(net::REACH_TIMEOUT),
         ));
+    }
+}
+
+/// Everything doctor judges, beyond the cheap part: every path's reachability, the network
+/// facts (interfaces, path MTU, login probes, iscsid) and the pool, all within `deadline`.
+pub fn everything(snap: &mut Snapshot, config: &Config, tools: &Tools, sysfs: &Sysfs, deadline: Deadline) {
+    let all: Vec<(usize, usize)> = snap
+        .legs
+        .iter()
+        .enumerate()
+        .flat_map(|(l, leg)| (0..leg.paths.len()).map(move |p| (l, p)))
+        .collect();
+    reachability(snap, &all, deadline);
+    network::read(snap, tools, &config.host_root, deadline);
+    if let Some(name) = &config.pool {
+        let json = snap.state.state().and_then(|s| s.pool.json);
+        snap.pool = None;
+        pool::read(snap, name, tools, sysfs, &config.host_root, json, deadline);
     }
 }

@@ -277,6 +277,7 @@ mod tests {
             }],
             cluster: None,
             pool: None,
+            network: None,
             now_ms: 0,
         }
     }

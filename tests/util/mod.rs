@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 #[allow(unused_imports)]
 pub use iscsi_simhost::{Fault, Leaf, SimHost};
 
+pub mod tgt;
+
 pub const AGENT: &str = env!("CARGO_BIN_EXE_iscsi-mirror");
 
 /// A peer's target portal that answers TCP (the simulated target is "up").
@@ -337,4 +339,28 @@ echo '<pacemaker-result api-version=\"2.25\" request=\"crm_mon\"><status code=\"
             .map(str::to_string)
             .collect()
     }
+}
+
+/// A CIB with the resource, made by the real pcs on a file (no cluster needed).
+pub fn cib_with_mirror(dir: &Path, params: &[String]) -> PathBuf {
+    let cib = dir.join("cib.xml");
+    let empty = Command::new("cibadmin")
+        .arg("--empty")
+        .output()
+        .expect("cibadmin (pacemaker-cli-utils)");
+    std::fs::write(&cib, &empty.stdout).unwrap();
+    let out = Command::new("pcs")
+        .arg("-f")
+        .arg(&cib)
+        .args(["resource", "create", "mirror", "ocf:san:iscsi-mirror"])
+        .args(params)
+        .args(["clone", "--force"])
+        .output()
+        .expect("pcs");
+    assert!(
+        out.status.success(),
+        "pcs: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    cib
 }
