@@ -286,10 +286,13 @@ pub fn for_snapshot(snap: &crate::observe::Snapshot, auto_online: bool, stable_m
             l.paths
                 .iter()
                 .map(|p| {
+                    // The recorded clock counts only for the session it was started for.
+                    let sid = p.session.as_ref().filter(|_| p.logged_in()).map(|s| s.sid)?;
                     state
                         .and_then(|s| s.record(&p.path))
+                        .filter(|r| r.up_sid == Some(sid))
                         .and_then(|r| r.up_since_ms)
-                        .or_else(|| p.logged_in().then_some(snap.now_ms))
+                        .or(Some(snap.now_ms))
                 })
                 .collect()
         })
