@@ -65,7 +65,7 @@ fn back_off_skips_attempts_until_it_ends() {
     let mut a = clone_on_a(&sim, &portal, &pcmk);
     // A long jitter bound: after one failure the next attempt is drawn from [0, 120 s).
     a.param("reconnect_jitter", "60000")
-        .var("OCF_RESKEY_CRM_meta_timeout", "5000");
+        .var("OCF_RESKEY_CRM_meta_timeout", "10000");
     a.start().expect(0);
     drop_session(&sim, sim.sessions()[0].sid);
     // The target is busy (a retryable refusal, not CHAP): degraded, backing off.
