@@ -62,7 +62,7 @@ pub fn reconnect(
         };
         tracing::info!(
             "{path} is down (peer {peer}): reconnecting after a jitter of {delay_ms} ms (attempt {})",
-            backoff.failures + 1
+            backoff.failures.saturating_add(1)
         );
         budget.sleep(Duration::from_millis(delay_ms));
         if !net::reachable(&path.portal, budget.capped(net::REACH_TIMEOUT)) {

@@ -22,7 +22,7 @@ pub struct Sources<'a> {
 }
 
 /// `runtime.config.totem.token (u32) = 4000`
-fn parse_cmap_value(text: &str, key: &str) -> Option<i64> {
+pub fn parse_cmap_value(text: &str, key: &str) -> Option<i64> {
     text.lines().find_map(|l| {
         let (k, v) = l.split_once('=')?;
         (k.split_whitespace().next()? == key).then(|| v.trim().parse().ok())?

@@ -275,7 +275,7 @@ impl<'a> Iscsiadm<'a> {
 }
 
 /// The last meaningful line the tool printed, secrets masked, for a one-line reason.
-fn last_words(stderr: &str, stdout: &str) -> String {
+pub fn last_words(stderr: &str, stdout: &str) -> String {
     let text = redact::secrets(if stderr.trim().is_empty() { stdout } else { stderr });
     let noise = |l: &&str| {
         l.contains("Could not log into all portals")
@@ -310,7 +310,7 @@ pub fn parse_record(text: &str) -> BTreeMap<String, String> {
 }
 
 /// `127.0.0.1:3260,1 iqn...` or `[fd00::2]:3260,1 iqn...`.
-fn parse_discovered(line: &str) -> Option<Discovered> {
+pub fn parse_discovered(line: &str) -> Option<Discovered> {
     let (portal, target) = line.trim().split_once(' ')?;
     let (addr_port, tpgt) = portal.rsplit_once(',')?;
     let (addr, port) = addr_port.rsplit_once(':')?;

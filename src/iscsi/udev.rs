@@ -8,7 +8,7 @@ use crate::deadline::Deadline;
 use crate::iscsi::sysfs::Session;
 
 /// A by-path name `ip-ADDR:PORT-iscsi-IQN-lun-N`, split into its parts.
-fn parse_link(name: &str) -> Option<(String, u16, String, u64)> {
+pub fn parse_link(name: &str) -> Option<(String, u16, String, u64)> {
     let rest = name.strip_prefix("ip-")?;
     let (addr_port, rest) = rest.split_once("-iscsi-")?;
     let (iqn, lun) = rest.rsplit_once("-lun-")?;

@@ -560,10 +560,18 @@ fn execute(run: &mut Run, argv: &[String]) -> i32 {
 }
 
 /// `iscsi_sysfs_get_sid_from_path`: a positive number, or a sysfs path naming a session.
+/// The number is C's `int sid = strtol(...)`: saturated to the long range, then cut to
+/// 32 bits (so "4294967297" is session 1 and "2147483648" no number), as the real one does.
 fn parse_sid(run: &mut Run, arg: &str) -> Result<u32, i32> {
-    if let Ok(n) = arg.parse::<i64>() {
-        if n > 0 {
-            return Ok(n as u32);
+    let digits = arg.strip_prefix(['-', '+']).unwrap_or(arg);
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        let long = arg
+            .parse::<i64>()
+            .unwrap_or(if arg.starts_with('-') { i64::MIN } else { i64::MAX });
+        // the C conversion from long to int: the low 32 bits
+        let sid = long as i32;
+        if sid > 0 {
+            return Ok(sid.unsigned_abs());
         }
     }
     let p = Path::new(arg);
@@ -2039,6 +2047,81 @@ mod tests {
         assert_eq!(ipport("fe80::1"), (Some("fe80::1".into()), -1, -1));
         assert_eq!(ipport("storage-b:3260"), (Some("storage-b".into()), 3260, -1));
         assert_eq!(ipport("[::1"), (None, -1, -1));
+    }
+
+    /// The agent's arguments reach these parsers: whatever they hold, no panic.
+    #[test]
+    fn argument_parsing_never_panics() {
+        let seeds = [
+            "127.0.0.1:3260,1",
+            "[fd00::2]:3260,2",
+            "fe80::1",
+            "storage-b.lab:3260",
+            "-mnode",
+            "--portal=1.2.3.4",
+            "-r",
+        ];
+        let inserts = [
+            "é",
+            "😀",
+            "[",
+            "]",
+            ":",
+            ",",
+            "\0",
+            "-",
+            "--",
+            "=",
+            "99999999999999999999",
+        ];
+        for s in seeds {
+            for i in 0..=s.len() {
+                for ins in inserts {
+                    let mut t = s.to_string();
+                    t.insert_str(i, ins);
+                    let cut = &t[..t.floor_char_boundary_compat(i + 1)];
+                    for arg in [t.as_str(), cut] {
+                        let (mut p, mut g) = (-1, -1);
+                        let _ = str_to_ipport(arg, &mut p, &mut g);
+                        let _ = crate::records::c_int(arg);
+                        let _ = crate::world::split_portal(arg);
+                        let _ = getopt::parse(&["iscsiadm".to_string(), arg.to_string(), arg.to_string()]);
+                    }
+                }
+            }
+        }
+    }
+
+    trait FloorCompat {
+        fn floor_char_boundary_compat(&self, i: usize) -> usize;
+    }
+    impl FloorCompat for String {
+        fn floor_char_boundary_compat(&self, mut i: usize) -> usize {
+            i = i.min(self.len());
+            while !self.is_char_boundary(i) {
+                i -= 1;
+            }
+            i
+        }
+    }
+
+    #[test]
+    fn session_ids_convert_as_c_does() {
+        let mut run = Run {
+            root: std::env::temp_dir(),
+            world: World::default(),
+            out: String::new(),
+        };
+        for (arg, sid) in [
+            ("1", Some(1)),
+            ("4294967297", Some(1)),
+            ("2147483647", Some(2147483647)),
+        ] {
+            assert_eq!(parse_sid(&mut run, arg).ok(), sid, "{arg}");
+        }
+        for arg in ["2147483648", "99999999999999999999", "0", "-1", "+", "é"] {
+            assert!(parse_sid(&mut run, arg).is_err(), "{arg}");
+        }
     }
 
     #[test]
