@@ -30,7 +30,9 @@ pub fn plan(b: &Backoff, now_ms: u64, jitter_ms: u64, budget_ms: u64, r: f64) ->
             delay_ms: jittered.min(budget_ms),
         };
     }
-    let wait = b.next_attempt_ms - now_ms;
+    // No back-off is longer than its window: a later time in the state file (the clock
+    // stepped back, or the file says something absurd) waits no longer than that.
+    let wait = (b.next_attempt_ms - now_ms).min(window_ms(b.failures, jitter_ms));
     if wait <= budget_ms {
         Plan::Attempt { delay_ms: wait }
     } else {
@@ -101,5 +103,32 @@ mod tests {
         assert_eq!(b.failing_since_unix, Some(10));
         after_success(&mut b);
         assert_eq!(b, Backoff::default());
+    }
+
+    #[test]
+    fn an_absurd_back_off_from_the_state_file_waits_no_longer_than_its_window() {
+        let b = Backoff {
+            failures: u32::MAX,
+            next_attempt_ms: u64::MAX,
+            ..Default::default()
+        };
+        assert_eq!(
+            plan(&b, 1000, 2000, 1000, 0.5),
+            Plan::Defer {
+                next_in_ms: 2000 * MAX_FACTOR
+            }
+        );
+        let one = Backoff {
+            failures: 1,
+            next_attempt_ms: u64::MAX,
+            ..Default::default()
+        };
+        assert_eq!(
+            plan(&one, 1000, 2000, 5000, 0.5),
+            Plan::Attempt { delay_ms: 4000 }
+        );
+        let mut b = b;
+        after_failure(&mut b, u64::MAX, u64::MAX, 1.0, "x");
+        assert_eq!(b.failures, u32::MAX);
     }
 }
