@@ -65,7 +65,9 @@ pub fn reconnect(
             backoff.failures.saturating_add(1)
         );
         budget.sleep(Duration::from_millis(delay_ms));
-        if !net::reachable(&path.portal, budget.capped(net::REACH_TIMEOUT)) {
+        // By the address start recorded for a host name: no DNS on a monitor.
+        let target = state.for_iscsiadm(path);
+        if !net::reachable(&target.portal, budget.capped(net::REACH_TIMEOUT)) {
             tracing::info!("{path}: the portal does not answer; no login");
             tries.push((i, Try::Unreachable));
             continue;
@@ -84,7 +86,7 @@ pub fn reconnect(
             ));
             continue;
         }
-        let result = ctx.iscsiadm().login(path, budget);
+        let result = ctx.iscsiadm().login(&target, budget);
         let record = state.record_mut(path);
         match result {
             Ok(Login::LoggedIn) | Ok(Login::AlreadyLoggedIn) => {

@@ -1,13 +1,12 @@
 //! start: node records, then a login per path, then the kernel's word that it worked.
 
-use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::agent::Ctx;
 use crate::config::Discovery;
 use crate::iscsi::iscsiadm::{Discovered, Error, ErrorKind, Login};
 use crate::iscsi::udev;
-use crate::net;
+use crate::net::{self, NameError};
 use crate::observe::{self, PathFacts};
 use crate::ocf::{Outcome, Status};
 use crate::state::{InstanceState, Loaded};
@@ -53,14 +52,29 @@ pub fn start(ctx: &Ctx) -> Outcome {
     // Publish afresh after a start: the attribute may have been cleared meanwhile.
     state.health = None;
     state.node = snap.node.clone();
+    // Every path is recorded: stop finds them even when the parameters no longer parse.
     for p in &paths {
-        let addresses = match &p.portal.host {
-            Host::Name(_) => net::addresses(&p.portal, ctx.deadline.capped(RESOLVE_CAP)),
-            Host::Ip(_) => Vec::new(),
-        };
-        let record = state.record_mut(p);
-        if !addresses.is_empty() {
-            record.addresses = addresses;
+        state.record_mut(p);
+    }
+    // Host names are resolved once, all at once, within RESOLVE_CAP; what they resolve to
+    // is recorded, so that nothing after start asks DNS. A name that does not resolve now
+    // keeps what an earlier start recorded, if anything.
+    let named: Vec<&Path> = paths
+        .iter()
+        .filter(|p| matches!(p.portal.host, Host::Name(_)))
+        .collect();
+    let portals: Vec<&Portal> = named.iter().map(|p| &p.portal).collect();
+    let mut unresolved: Vec<(Path, NameError)> = Vec::new();
+    for (p, found) in named
+        .iter()
+        .zip(net::resolve_all(&portals, ctx.deadline.capped(RESOLVE_CAP)))
+    {
+        match found {
+            Ok(addresses) => state.record_mut(p).addresses = addresses,
+            Err(e) => {
+                tracing::warn!("{}: {e}", p.portal);
+                unresolved.push(((*p).clone(), e));
+            }
         }
     }
     if let Err(e) = ctx.store.save(&state) {
@@ -72,7 +86,7 @@ pub fn start(ctx: &Ctx) -> Outcome {
 
     let mut failures: Vec<(Path, Error)> = Vec::new();
     for path in &paths {
-        if let Err(e) = bring_up(ctx, path, &state) {
+        if let Err(e) = bring_up(ctx, path, &state, &unresolved) {
             tracing::warn!("{path}: {}", e.detailed());
             failures.push((path.clone(), e));
         }
@@ -129,45 +143,36 @@ pub fn start(ctx: &Ctx) -> Outcome {
         }
     }
 
-    conclude(ctx, &observed, &failures)
-}
-
-/// The path as iscsiadm is given it: a host-name portal becomes the address start
-/// resolved, so records, logins and sessions all carry the address the kernel shows.
-fn for_iscsiadm(path: &Path, state: &InstanceState) -> Path {
-    let Some(addr) = state.record(path).and_then(|r| preferred(&r.addresses)) else {
-        return path.clone();
-    };
-    Path {
-        target: path.target.clone(),
-        portal: Portal {
-            host: Host::Ip(addr),
-            port: path.portal.port,
-        },
-    }
-}
-
-fn preferred(addresses: &[IpAddr]) -> Option<IpAddr> {
-    addresses
-        .iter()
-        .find(|a| a.is_ipv4())
-        .or_else(|| addresses.first())
-        .copied()
+    conclude(ctx, &observed, &failures, state_now.state())
 }
 
 /// Makes sure a node record exists with our settings, then logs in.
-fn bring_up(ctx: &Ctx, configured: &Path, state: &InstanceState) -> Result<(), Error> {
-    if let (Host::Name(name), None) = (
-        &configured.portal.host,
-        state.record(configured).and_then(|r| preferred(&r.addresses)),
-    ) {
+fn bring_up(
+    ctx: &Ctx,
+    configured: &Path,
+    state: &InstanceState,
+    unresolved: &[(Path, NameError)],
+) -> Result<(), Error> {
+    let path = &state.for_iscsiadm(configured);
+    if let Host::Name(name) = &path.portal.host {
+        // No address, now or from an earlier start: a name the resolver does not know is
+        // a failure to fix; one it could not answer for is a peer not reachable yet.
+        let why = unresolved
+            .iter()
+            .find(|(p, _)| p == configured)
+            .map_or(NameError::TimedOut, |(_, e)| e.clone());
         return Err(Error {
-            kind: ErrorKind::Unreachable,
+            kind: match why {
+                NameError::Unknown(_) => ErrorKind::UnknownHost,
+                _ => ErrorKind::Unreachable,
+            },
             operation: format!("resolving {name}"),
-            detail: format!("no address for {name} within {} s", RESOLVE_CAP.as_secs()),
+            detail: match why {
+                NameError::TimedOut => format!("no answer within {} s", RESOLVE_CAP.as_secs()),
+                other => other.to_string(),
+            },
         });
     }
-    let path = &for_iscsiadm(configured, state);
     let adm = ctx.iscsiadm();
     let call = || ctx.deadline.capped(CALL_CAP);
     if !adm.record_exists(path, call())? {
@@ -279,7 +284,12 @@ fn remove_strays(ctx: &Ctx, ours: &Path, before: &[Discovered], found: &[Discove
 
 /// Which failures are worth failing start for: those a retry elsewhere or later might fix,
 /// versus a peer that is simply not there (monitor reports that leg as degraded).
-fn conclude(ctx: &Ctx, observed: &[PathFacts], failures: &[(Path, Error)]) -> Outcome {
+fn conclude(
+    ctx: &Ctx,
+    observed: &[PathFacts],
+    failures: &[(Path, Error)],
+    state: Option<&InstanceState>,
+) -> Outcome {
     let down: Vec<_> = observed.iter().filter(|o| !o.logged_in()).collect();
     for o in &down {
         let Some((_, e)) = failures.iter().find(|(p, _)| *p == o.path) else {
@@ -298,11 +308,17 @@ fn conclude(ctx: &Ctx, observed: &[PathFacts], failures: &[(Path, Error)]) -> Ou
             }
             ErrorKind::Permission => Status::ErrPerm,
             ErrorKind::Unreachable => continue,
+            ErrorKind::UnknownHost => Status::ErrGeneric,
             ErrorKind::TimedOut => Status::ErrGeneric,
             // A refusal from a portal that turns out not to answer at all is the network's
             // doing: start, and let monitor report the leg. No time left to look: fail.
             _ if !ctx.deadline.expired()
-                && !net::reachable(&o.path.portal, ctx.deadline.capped(net::REACH_TIMEOUT)) =>
+                && !net::reachable(
+                    &state
+                        .map_or_else(|| o.path.clone(), |s| s.for_iscsiadm(&o.path))
+                        .portal,
+                    ctx.deadline.capped(net::REACH_TIMEOUT),
+                ) =>
             {
                 continue
             }

@@ -36,7 +36,10 @@ pub fn window_report(ctx: &Ctx, paths: &[Path]) -> Report {
         token: ctx.config.token_ms.map(|t| (t as i64, "parameter token_ms")),
         consensus: None,
     };
-    window::for_paths(&host, paths, &window, &over, ctx.deadline)
+    // A host-name portal's session and record carry the address start recorded.
+    let state = ctx.store.load().into_state();
+    let paths: Vec<Path> = paths.iter().map(|p| state.for_iscsiadm(p)).collect();
+    window::for_paths(&host, &paths, &window, &over, ctx.deadline)
 }
 
 /// Logs every finding outside the window; under `enforce`, an error refuses the action.

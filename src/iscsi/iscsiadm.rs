@@ -22,8 +22,12 @@ pub enum ErrorKind {
     LoginFailed,
     /// 24: CHAP or ACL refused us.
     AuthFailed,
+    /// 4 (connection failure: a name iscsid could not resolve, a connection that broke),
     /// 8 (transport timeout), 11 (PDU timeout): the portal did not answer.
     Unreachable,
+    /// Not iscsiadm's: the portal's host name does not resolve (the resolver knows no
+    /// such name), so there is nothing to log in to.
+    UnknownHost,
     /// 19: the target refused the login for good (unknown target, ACL).
     LoginRefused,
     /// 20, 18: iscsid is not running or not answering.
@@ -39,7 +43,7 @@ impl ErrorKind {
     pub fn from_code(code: i32) -> ErrorKind {
         match code {
             5 => ErrorKind::LoginFailed,
-            8 | 11 => ErrorKind::Unreachable,
+            4 | 8 | 11 => ErrorKind::Unreachable,
             12 => ErrorKind::DriverMissing,
             13 => ErrorKind::Permission,
             15 => ErrorKind::SessionExists,
@@ -78,6 +82,9 @@ impl Error {
             ErrorKind::LoginFailed => "iSCSI login failure (target busy?)".to_string(),
             ErrorKind::AuthFailed => "CHAP authentication failed; check node.session.auth.*".to_string(),
             ErrorKind::Unreachable => "portal did not answer; check the storage network".to_string(),
+            ErrorKind::UnknownHost => {
+                "the host name does not resolve; fix DNS or /etc/hosts, or give the address".to_string()
+            }
             ErrorKind::LoginRefused => "target refused the login; check its ACL and LUN export".to_string(),
             ErrorKind::IscsidDown => "iscsid is not running; start it".to_string(),
             ErrorKind::DriverMissing => "iscsi_tcp module not loaded; modprobe iscsi_tcp".to_string(),
@@ -350,6 +357,7 @@ mod tests {
         assert_eq!(ErrorKind::from_code(15), ErrorKind::SessionExists);
         assert_eq!(ErrorKind::from_code(21), ErrorKind::NothingFound);
         assert_eq!(ErrorKind::from_code(24), ErrorKind::AuthFailed);
+        assert_eq!(ErrorKind::from_code(4), ErrorKind::Unreachable);
         assert_eq!(ErrorKind::from_code(8), ErrorKind::Unreachable);
         assert_eq!(ErrorKind::from_code(11), ErrorKind::Unreachable);
         assert_eq!(ErrorKind::from_code(19), ErrorKind::LoginRefused);

@@ -11,6 +11,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 #[allow(unused_imports)]
+pub use iscsi_simhost::resolver::Resolver;
+#[allow(unused_imports)]
 pub use iscsi_simhost::{Fault, SimHost};
 
 pub const AGENT: &str = env!("CARGO_BIN_EXE_iscsi-mirror");
@@ -102,6 +104,7 @@ pub struct Agent {
     env: BTreeMap<String, String>,
     _rsctmp: tempfile::TempDir,
     uid: Option<u32>,
+    resolver: Option<Resolver>,
 }
 
 impl Agent {
@@ -134,6 +137,7 @@ impl Agent {
             env,
             _rsctmp: rsctmp,
             uid: None,
+            resolver: None,
         }
     }
 
@@ -149,6 +153,12 @@ impl Agent {
 
     pub fn var(&mut self, name: &str, value: &str) -> &mut Self {
         self.env.insert(name.to_string(), value.to_string());
+        self
+    }
+
+    /// Runs the agent (and so the iscsiadm it runs) with this name service, or the host's.
+    pub fn resolver(&mut self, r: Option<&Resolver>) -> &mut Self {
+        self.resolver = r.cloned();
         self
     }
 
@@ -173,6 +183,9 @@ impl Agent {
         }
         if let Some(uid) = self.uid {
             cmd.uid(uid).gid(uid);
+        }
+        if let Some(r) = &self.resolver {
+            r.apply(&mut cmd);
         }
         cmd
     }
@@ -336,5 +349,67 @@ echo '<pacemaker-result api-version=\"2.25\" request=\"crm_mon\"><status code=\"
             .lines()
             .map(str::to_string)
             .collect()
+    }
+}
+
+/// Which of some files anything opens or reads (inotify: the files' inodes, so opens
+/// through a bind mount in another mount namespace count too).
+pub struct Watch {
+    fd: std::os::fd::OwnedFd,
+    watches: Vec<(i32, PathBuf)>,
+}
+
+impl Watch {
+    pub fn new(paths: &[&Path]) -> Watch {
+        use std::os::fd::FromRawFd;
+        use std::os::unix::ffi::OsStrExt;
+        // SAFETY: plain system calls; the descriptor is owned from here on.
+        let raw = unsafe { libc::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC) };
+        assert!(raw >= 0, "inotify_init1: {}", std::io::Error::last_os_error());
+        let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(raw) };
+        let watches = paths
+            .iter()
+            .map(|p| {
+                let c = std::ffi::CString::new(p.as_os_str().as_bytes()).unwrap();
+                // SAFETY: a valid descriptor and a NUL-terminated path.
+                let wd = unsafe { libc::inotify_add_watch(raw, c.as_ptr(), libc::IN_OPEN | libc::IN_ACCESS) };
+                assert!(
+                    wd >= 0,
+                    "inotify_add_watch {}: {}",
+                    p.display(),
+                    std::io::Error::last_os_error()
+                );
+                (wd, p.to_path_buf())
+            })
+            .collect();
+        Watch { fd, watches }
+    }
+
+    /// The watched files opened or read since the last call.
+    pub fn touched(&self) -> Vec<PathBuf> {
+        use std::os::fd::AsRawFd;
+        let mut out: Vec<PathBuf> = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            // SAFETY: reading into a buffer we own, of its length.
+            let n = unsafe { libc::read(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+            if n <= 0 {
+                break;
+            }
+            let n = n as usize;
+            let mut at = 0;
+            // struct inotify_event: wd i32, mask u32, cookie u32, len u32, name[len]
+            while at + 16 <= n {
+                let wd = i32::from_ne_bytes(buf[at..at + 4].try_into().unwrap());
+                let len = u32::from_ne_bytes(buf[at + 12..at + 16].try_into().unwrap()) as usize;
+                if let Some((_, p)) = self.watches.iter().find(|(w, _)| *w == wd) {
+                    if !out.contains(p) {
+                        out.push(p.clone());
+                    }
+                }
+                at += 16 + len;
+            }
+        }
+        out
     }
 }

@@ -20,6 +20,7 @@ pub const VERSION: &str = "2.1.8";
 
 // usr/iscsi_err.h
 pub const ERR: i32 = 1;
+pub const ERR_TRANS: i32 = 4;
 pub const ERR_LOGIN: i32 = 5;
 pub const ERR_IDBM: i32 = 6;
 pub const ERR_INVAL: i32 = 7;
@@ -1207,7 +1208,11 @@ fn add_static_recs(run: &mut Run, o: &Opts, p: &Pattern) -> i32 {
 
 /// What iscsid answers to one login request.
 enum LoginOutcome {
-    Ok(std::net::SocketAddr),
+    /// Logged in over a connection from `local` to `peer`.
+    Ok {
+        local: std::net::SocketAddr,
+        peer: std::net::SocketAddr,
+    },
     Fail(i32),
 }
 
@@ -1318,11 +1323,15 @@ fn login_records(run: &mut Run, recs: &[NodeRecord]) -> i32 {
     let mut any_unreachable = false;
     for rec in &queued {
         let o = match world::probe(rec.address(), rec.port(), Duration::from_secs(1)) {
+            // iscsid resolves the record's address (a host name, when the record was made
+            // with one) before it connects: `iscsi_setup_portal` fails at once with
+            // ISCSI_ERR_TRANS (usr/initiator.c `__session_conn_create`).
+            Reach::Unresolved(_) => LoginOutcome::Fail(ERR_TRANS),
             Reach::Down(_) => {
                 any_unreachable = true;
                 LoginOutcome::Fail(ERR_TRANS_TIMEOUT)
             }
-            Reach::Up(local) => judge_login(&run.world, rec, local),
+            Reach::Up { local, peer } => judge_login(&run.world, rec, local, peer),
         };
         outcomes.push(o);
     }
@@ -1333,12 +1342,12 @@ fn login_records(run: &mut Run, recs: &[NodeRecord]) -> i32 {
     for (rec, outcome) in queued.iter().zip(outcomes) {
         let rc = match outcome {
             LoginOutcome::Fail(rc) => rc,
-            LoginOutcome::Ok(local) => {
+            LoginOutcome::Ok { local, peer } => {
                 let nr = rec.int("node.session.nr_sessions").clamp(1, 64) as usize;
                 if session_count(&run.root, rec) >= nr {
                     ERR_SESS_EXISTS
                 } else {
-                    create_session(run, rec, local)
+                    create_session(run, rec, local, peer)
                 }
             }
         };
@@ -1352,7 +1361,12 @@ fn login_records(run: &mut Run, recs: &[NodeRecord]) -> i32 {
 }
 
 /// The target's answer to a login at a reachable portal.
-fn judge_login(world: &World, rec: &NodeRecord, local: std::net::SocketAddr) -> LoginOutcome {
+fn judge_login(
+    world: &World,
+    rec: &NodeRecord,
+    local: std::net::SocketAddr,
+    peer: std::net::SocketAddr,
+) -> LoginOutcome {
     let iqn = rec.iqn();
     let Some(target) = world.target_at(iqn, rec.address(), rec.port()) else {
         // "Target not found" (status 02/03): non-retryable
@@ -1378,10 +1392,15 @@ fn judge_login(world: &World, rec: &NodeRecord, local: std::net::SocketAddr) -> 
             return LoginOutcome::Fail(ERR_LOGIN_AUTH_FAILED);
         }
     }
-    LoginOutcome::Ok(local)
+    LoginOutcome::Ok { local, peer }
 }
 
-fn create_session(run: &mut Run, rec: &NodeRecord, local: std::net::SocketAddr) -> i32 {
+fn create_session(
+    run: &mut Run,
+    rec: &NodeRecord,
+    local: std::net::SocketAddr,
+    peer: std::net::SocketAddr,
+) -> i32 {
     let Some(target) = run.world.target(rec.iqn()).cloned() else {
         return ERR_FATAL_LOGIN;
     };
@@ -1392,6 +1411,7 @@ fn create_session(run: &mut Run, rec: &NodeRecord, local: std::net::SocketAddr) 
         port: rec.port(),
         initiator: &run.world.initiator_name,
         local,
+        peer,
         record: rec,
         luns: target.luns,
         controller_lun0: target.controller_lun0,
@@ -1839,7 +1859,16 @@ fn do_sendtargets(
         .map(|(_, v)| crate::records::c_int(v))
         .unwrap_or(5)
         .clamp(0, 1000);
-    if let Reach::Down(why) = world::probe(addr, port, Duration::from_secs(1)) {
+    let reach = world::probe(addr, port, Duration::from_secs(1));
+    if let Reach::Unresolved(why) = &reach {
+        // resolve_address complains, then iscsi_setup_portal and discovery_sendtargets
+        // each say so, and the transport error is what iscsiadm reports (usr/discovery.c).
+        run.error(&format!("Cannot resolve host {addr}. getaddrinfo error: [{why}]"));
+        run.error(&format!("cannot resolve host name {addr}"));
+        run.error(&format!("cannot resolve host name {addr}"));
+        return fail(run, ERR_TRANS);
+    }
+    if let Reach::Down(why) = reach {
         std::thread::sleep(Duration::from_millis(run.world.unreachable_delay_ms));
         let host = addr.to_string();
         for _ in 0..=reopen_max {

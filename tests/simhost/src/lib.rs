@@ -21,6 +21,7 @@ pub mod control;
 pub mod getopt;
 pub mod iscsiadm;
 pub mod records;
+pub mod resolver;
 pub mod sysfs;
 pub mod world;
 
