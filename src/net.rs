@@ -131,6 +131,26 @@ pub fn addresses(portal: &Portal, deadline: Deadline) -> Vec<IpAddr> {
         .unwrap_or_default()
 }
 
+/// `reachable` for each portal, all probed at once: the whole costs one deadline, not one
+/// per portal. (Each probe ends by the deadline: the threads are joined.)
+pub fn reachable_all(portals: &[&Portal], deadline: Deadline) -> Vec<bool> {
+    thread::scope(|scope| {
+        let probes: Vec<_> = portals
+            .iter()
+            .map(|p| {
+                let p: Portal = (*p).clone();
+                thread::Builder::new()
+                    .name("probe".into())
+                    .spawn_scoped(scope, move || reachable(&p, deadline))
+            })
+            .collect();
+        probes
+            .into_iter()
+            .map(|h| h.ok().and_then(|h| h.join().ok()).unwrap_or(false))
+            .collect()
+    })
+}
+
 /// Whether a TCP connection to the portal opens before the deadline. No time left, no
 /// attempt: the answer is then "no".
 pub fn reachable(portal: &Portal, deadline: Deadline) -> bool {
@@ -155,6 +175,24 @@ mod tests {
         assert!(!reachable(&p, Deadline::after(Duration::ZERO)));
         drop(l);
         assert!(!reachable(&p, Deadline::after(REACH_TIMEOUT)));
+    }
+
+    #[test]
+    fn portals_are_probed_together() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let up = Portal::parse(&format!("127.0.0.1:{}", l.local_addr().unwrap().port())).unwrap();
+        let closed = {
+            let c = TcpListener::bind("127.0.0.1:0").unwrap();
+            Portal::parse(&format!("127.0.0.1:{}", c.local_addr().unwrap().port())).unwrap()
+        };
+        assert_eq!(
+            reachable_all(&[&up, &closed, &up], Deadline::after(REACH_TIMEOUT)),
+            vec![true, false, true]
+        );
+        assert_eq!(
+            reachable_all(&[], Deadline::after(REACH_TIMEOUT)),
+            Vec::<bool>::new()
+        );
     }
 
     #[test]

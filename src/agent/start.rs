@@ -84,9 +84,33 @@ pub fn start(ctx: &Ctx) -> Outcome {
         );
     }
 
+    // Which portals answer at all, all asked at once within the short reachability
+    // timeout: one that does not gets its node record (so the leg can join when the peer
+    // returns) but no discovery and no login to wait on, however many there are.
+    // (A name without an address fails below without a probe: it was just asked.)
+    let targets: Vec<Path> = paths.iter().map(|p| state.for_iscsiadm(p)).collect();
+    let probed: Vec<&Portal> = targets
+        .iter()
+        .map(|p| &p.portal)
+        .filter(|p| matches!(p.host, Host::Ip(_)))
+        .collect();
+    let mut probes = net::reachable_all(&probed, ctx.deadline.capped(net::REACH_TIMEOUT)).into_iter();
+    let answering: Vec<bool> = targets
+        .iter()
+        .map(|p| matches!(p.portal.host, Host::Ip(_)) && probes.next().unwrap_or(false))
+        .collect();
     let mut failures: Vec<(Path, Error)> = Vec::new();
-    for path in &paths {
-        if let Err(e) = bring_up(ctx, path, &state, &unresolved) {
+    let mut local_checked = false;
+    for (path, answers) in paths.iter().zip(answering) {
+        // One login to a portal that does not answer still runs, briefly: this node's own
+        // problems (iscsid down, no driver) must show at start, not when the peer returns.
+        let reach = match (answers, local_checked) {
+            (true, _) => Reach::Answers,
+            (false, false) => Reach::SilentCheckLocal,
+            (false, true) => Reach::Silent,
+        };
+        local_checked |= reach == Reach::SilentCheckLocal;
+        if let Err(e) = bring_up(ctx, path, &state, &unresolved, reach) {
             tracing::warn!("{path}: {}", e.detailed());
             failures.push((path.clone(), e));
         }
@@ -146,12 +170,27 @@ pub fn start(ctx: &Ctx) -> Outcome {
     conclude(ctx, &observed, &failures, state_now.state())
 }
 
+/// How long a login to a portal that did not answer may take: long enough for iscsiadm
+/// to say iscsid or the driver is missing, short of a real login's timeouts.
+const LOCAL_CHECK_CAP: Duration = Duration::from_secs(3);
+
+/// What the start-time probe found of a portal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reach {
+    Answers,
+    /// No answer: a brief login anyway, for this node's own errors.
+    SilentCheckLocal,
+    /// No answer: no login.
+    Silent,
+}
+
 /// Makes sure a node record exists with our settings, then logs in.
 fn bring_up(
     ctx: &Ctx,
     configured: &Path,
     state: &InstanceState,
     unresolved: &[(Path, NameError)],
+    reach: Reach,
 ) -> Result<(), Error> {
     let path = &state.for_iscsiadm(configured);
     if let Host::Name(name) = &path.portal.host {
@@ -176,7 +215,11 @@ fn bring_up(
     let adm = ctx.iscsiadm();
     let call = || ctx.deadline.capped(CALL_CAP);
     if !adm.record_exists(path, call())? {
-        create_record(ctx, path)?;
+        if reach == Reach::Answers {
+            create_record(ctx, path)?;
+        } else {
+            adm.new_record(path, call())?;
+        }
     }
     // The cluster owns logins: iscsid must not log in at boot behind Pacemaker's back.
     adm.update(path, "node.startup", "manual", call())?;
@@ -195,7 +238,34 @@ fn bring_up(
             adm.update(path, key, &v.to_string(), call())?;
         }
     }
-    match adm.login(path, call())? {
+    let silent = || Error {
+        kind: ErrorKind::Unreachable,
+        operation: format!("login to {}", path.portal),
+        detail: format!(
+            "no TCP connection within {} s: record written, no login waited for",
+            net::REACH_TIMEOUT.as_secs()
+        ),
+    };
+    let login = match reach {
+        Reach::Answers => adm.login(path, call())?,
+        Reach::Silent => return Err(silent()),
+        Reach::SilentCheckLocal => match adm.login(path, ctx.deadline.capped(LOCAL_CHECK_CAP)) {
+            Ok(l) => l,
+            Err(e)
+                if matches!(
+                    e.kind,
+                    ErrorKind::IscsidDown
+                        | ErrorKind::DriverMissing
+                        | ErrorKind::NotInstalled
+                        | ErrorKind::Permission
+                ) =>
+            {
+                return Err(e)
+            }
+            Err(_) => return Err(silent()),
+        },
+    };
+    match login {
         Login::LoggedIn => tracing::info!("logged in to {configured}"),
         Login::AlreadyLoggedIn => tracing::info!("{configured}: already logged in"),
     }

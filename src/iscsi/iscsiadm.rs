@@ -76,7 +76,7 @@ impl Error {
     pub fn advice(&self) -> String {
         match &self.kind {
             ErrorKind::NotInstalled => "iscsiadm not found; install open-iscsi".to_string(),
-            ErrorKind::TimedOut => "iscsiadm hung and was killed; check iscsid".to_string(),
+            ErrorKind::TimedOut => "iscsiadm timed out and was killed; check iscsid".to_string(),
             ErrorKind::SessionExists => "session exists".to_string(),
             ErrorKind::NothingFound => "no matching record or session".to_string(),
             ErrorKind::LoginFailed => "iSCSI login failure (target busy?)".to_string(),
@@ -159,6 +159,12 @@ impl<'a> Iscsiadm<'a> {
             return Err(fail(
                 ErrorKind::NotInstalled,
                 format!("{} withheld (OCF_TESTER_FAIL_HAVE_BINARY)", self.program),
+            ));
+        }
+        if deadline.expired() {
+            return Err(fail(
+                ErrorKind::TimedOut,
+                "not run: the action's time was used up".to_string(),
             ));
         }
         tracing::debug!("running {} {}", self.program, args.join(" "));

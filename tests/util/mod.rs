@@ -20,6 +20,10 @@ pub const AGENT: &str = env!("CARGO_BIN_EXE_iscsi-mirror");
 /// A peer's target portal that answers TCP (the simulated target is "up").
 pub struct Portal {
     listener: Option<TcpListener>,
+    /// A connection left in a full accept queue: while it is held, the kernel drops every
+    /// new SYN, so connecting hangs until the caller's timeout, like a portal whose
+    /// packets are dropped on the way (no refusal, no ICMP).
+    filler: Option<std::net::TcpStream>,
     pub addr: String,
     pub port: u16,
 }
@@ -31,14 +35,39 @@ impl Portal {
         let port = l.local_addr().unwrap().port();
         Portal {
             listener: Some(l),
+            filler: None,
             addr: ip.to_string(),
             port,
         }
     }
 
+    /// A portal that drops connection attempts instead of refusing them.
+    pub fn stalled(ip: &str) -> Portal {
+        let mut p = Portal::up(ip);
+        p.stall();
+        p
+    }
+
+    /// From now on connection attempts hang (the listener's accept queue is kept full).
+    pub fn stall(&mut self) {
+        use std::os::fd::AsRawFd;
+        let l = self.listener.get_or_insert_with(|| {
+            TcpListener::bind((self.addr.as_str(), self.port)).expect("rebind portal")
+        });
+        // SAFETY: listen(2) on a socket we own: a backlog of 0 holds one connection.
+        assert_eq!(unsafe { libc::listen(l.as_raw_fd(), 0) }, 0);
+        // Connections never accepted (earlier probes, logins) may fill the queue already;
+        // then this one hangs too, which is the point.
+        self.filler =
+            std::net::TcpStream::connect_timeout(&l.local_addr().unwrap(), Duration::from_millis(300)).ok();
+        // Let the handshake land in the queue before anyone else tries.
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
     /// The peer's target stops answering (the storage link is cut).
     pub fn cut(&mut self) {
         self.listener = None;
+        self.filler = None;
     }
 
     pub fn restore(&mut self) {
