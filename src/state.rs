@@ -55,6 +55,10 @@ pub struct PathRecord {
     /// must find them without asking DNS.
     #[serde(default)]
     pub addresses: Vec<IpAddr>,
+    /// With iSNS discovery the configured portal is the iSNS server: the target's portal
+    /// the server gave at start ("addr:port"), used for everything after.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_portal: Option<String>,
     #[serde(default)]
     pub backoff: Backoff,
 }
@@ -150,11 +154,22 @@ impl InstanceState {
         self.paths.iter().filter_map(PathRecord::path).collect()
     }
 
-    /// The path as iscsiadm and the network probe are given it: a host-name portal becomes
-    /// the address start resolved (IPv4 first), so records, logins, sessions and probes all
-    /// use the address the kernel shows, and no DNS is asked after start. A name with no
-    /// recorded address stays a name.
+    /// The path as iscsiadm and the network probe are given it: an iSNS server's portal
+    /// becomes the target portal the server gave; a host-name portal becomes the address
+    /// start resolved (IPv4 first), so records, logins, sessions and probes all use the
+    /// address the kernel shows, and no DNS is asked after start. A name with no recorded
+    /// address stays a name.
     pub fn for_iscsiadm(&self, path: &Path) -> Path {
+        if let Some(portal) = self
+            .record(path)
+            .and_then(|r| r.target_portal.as_deref())
+            .and_then(|p| Portal::parse(p).ok())
+        {
+            return Path {
+                target: path.target.clone(),
+                portal,
+            };
+        }
         let Host::Name(_) = path.portal.host else {
             return path.clone();
         };

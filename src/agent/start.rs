@@ -77,6 +77,26 @@ pub fn start(ctx: &Ctx) -> Outcome {
             }
         }
     }
+    // With iSNS a configured portal is the iSNS server: ask it, once, for each target's
+    // portal and record that (the discovery writes its node record).
+    let mut undiscovered: Vec<(Path, Error)> = Vec::new();
+    if ctx.config.discovery == Discovery::Isns {
+        for p in &paths {
+            // Asked afresh at every start: the server may know better now.
+            state.record_mut(p).target_portal = None;
+            let server = state.for_iscsiadm(p);
+            if let Host::Name(_) = server.portal.host {
+                continue; // no address for the server's name: bring_up says so
+            }
+            match ask_isns(ctx, &server) {
+                Ok(portal) => state.record_mut(p).target_portal = Some(portal.to_string()),
+                Err(e) => {
+                    tracing::warn!("{p}: {}", e.detailed());
+                    undiscovered.push((p.clone(), e));
+                }
+            }
+        }
+    }
     if let Err(e) = ctx.store.save(&state) {
         return Outcome::with(
             Status::ErrGeneric,
@@ -102,6 +122,10 @@ pub fn start(ctx: &Ctx) -> Outcome {
     let mut failures: Vec<(Path, Error)> = Vec::new();
     let mut local_checked = false;
     for (path, answers) in paths.iter().zip(answering) {
+        if let Some((_, e)) = undiscovered.iter().find(|(p, _)| p == path) {
+            failures.push((path.clone(), e.clone()));
+            continue;
+        }
         // One login to a portal that does not answer still runs, briefly: this node's own
         // problems (iscsid down, no driver) must show at start, not when the peer returns.
         let reach = match (answers, local_checked) {
@@ -272,26 +296,67 @@ fn bring_up(
     Ok(())
 }
 
+/// Asks the iSNS server at `server` for the target's portal: the one it lists (the first,
+/// if it lists several). The discovery writes node records; those it wrote for targets
+/// not managed here are removed.
+fn ask_isns(ctx: &Ctx, server: &Path) -> Result<Portal, Error> {
+    let adm = ctx.iscsiadm();
+    let call = ctx.deadline.capped(CALL_CAP);
+    let not_given = |detail: String| Error {
+        kind: ErrorKind::NotDiscovered,
+        operation: format!("iSNS discovery at {}", server.portal),
+        detail,
+    };
+    let before = adm.records(call).unwrap_or_default();
+    let found = adm
+        .discover("isns", &server.portal, call)
+        .map_err(|e| not_given(e.detailed()))?;
+    let mine: Vec<Path> = found
+        .iter()
+        .filter(|d| d.target == server.target.as_str())
+        .filter_map(|d| d.path())
+        .collect();
+    let Some(first) = mine.first() else {
+        return Err(not_given(format!(
+            "the server lists {} targets, not {}",
+            found.len(),
+            server.target
+        )));
+    };
+    if mine.len() > 1 {
+        tracing::warn!(
+            "the iSNS server at {} lists {} portals for {}: using {}",
+            server.portal,
+            mine.len(),
+            server.target,
+            first.portal
+        );
+    }
+    remove_strays(ctx, first, &before, &found);
+    tracing::info!(
+        "iSNS at {}: {} is at {}",
+        server.portal,
+        server.target,
+        first.portal
+    );
+    Ok(first.portal.clone())
+}
+
 fn create_record(ctx: &Ctx, path: &Path) -> Result<(), Error> {
     let adm = ctx.iscsiadm();
     let call = ctx.deadline.capped(CALL_CAP);
-    if let Some(kind) = ctx.config.discovery.as_iscsiadm() {
+    // iSNS was asked before (ask_isns); its record went missing since: a static one.
+    let discovery = match ctx.config.discovery {
+        Discovery::Isns => None,
+        d => d.as_iscsiadm(),
+    };
+    if let Some(kind) = discovery {
         let before = adm.records(call).unwrap_or_default();
         match adm.discover(kind, &path.portal, call) {
             Ok(found) if found.iter().any(|d| d.is(&path.target, &path.portal)) => {
                 tracing::info!("discovered {path}");
                 remove_strays(ctx, path, &before, &found);
                 return Ok(());
-            }
-            Ok(found) if ctx.config.discovery == Discovery::Isns => {
-                // iSNS lists what the server knows; a target it does not list may still
-                // answer its portal: a static record lets the login say so.
-                tracing::warn!(
-                    "the iSNS server at {} lists {} targets, not {}; writing a static record",
-                    path.portal,
-                    found.len(),
-                    path.target
-                );
             }
             Ok(found) => {
                 return Err(Error {
@@ -378,7 +443,7 @@ fn conclude(
             }
             ErrorKind::Permission => Status::ErrPerm,
             ErrorKind::Unreachable => continue,
-            ErrorKind::UnknownHost => Status::ErrGeneric,
+            ErrorKind::UnknownHost | ErrorKind::NotDiscovered => Status::ErrGeneric,
             ErrorKind::TimedOut => Status::ErrGeneric,
             // A refusal from a portal that turns out not to answer at all is the network's
             // doing: start, and let monitor report the leg. No time left to look: fail.

@@ -28,6 +28,8 @@ pub enum ErrorKind {
     /// Not iscsiadm's: the portal's host name does not resolve (the resolver knows no
     /// such name), so there is nothing to log in to.
     UnknownHost,
+    /// Not iscsiadm's: the discovery server (iSNS) gave no portal for the target.
+    NotDiscovered,
     /// 19: the target refused the login for good (unknown target, ACL).
     LoginRefused,
     /// 20, 18: iscsid is not running or not answering.
@@ -82,6 +84,9 @@ impl Error {
             ErrorKind::LoginFailed => "iSCSI login failure (target busy?)".to_string(),
             ErrorKind::AuthFailed => "CHAP authentication failed; check node.session.auth.*".to_string(),
             ErrorKind::Unreachable => "portal did not answer; check the storage network".to_string(),
+            ErrorKind::NotDiscovered => {
+                "no portal for the target; check the server and the target's registration".to_string()
+            }
             ErrorKind::UnknownHost => {
                 "the host name does not resolve; fix DNS or /etc/hosts, or give the address".to_string()
             }

@@ -20,6 +20,7 @@ pub const VERSION: &str = "2.1.8";
 
 // usr/iscsi_err.h
 pub const ERR: i32 = 1;
+pub const ERR_NOMEM: i32 = 3;
 pub const ERR_TRANS: i32 = 4;
 pub const ERR_LOGIN: i32 = 5;
 pub const ERR_IDBM: i32 = 6;
@@ -32,6 +33,7 @@ pub const ERR_ISCSID_NOTCONN: i32 = 20;
 pub const ERR_NO_OBJS_FOUND: i32 = 21;
 pub const ERR_SYSFS_LOOKUP: i32 = 22;
 pub const ERR_LOGIN_AUTH_FAILED: i32 = 24;
+pub const ERR_ISNS_QUERY: i32 = 25;
 
 /// usr/iscsi_err.c `iscsi_err_msgs`.
 pub fn err_str(rc: i32) -> &'static str {
@@ -1687,8 +1689,17 @@ fn discovery_mode(run: &mut Run, o: &Opts) -> i32 {
             run.error("SLP discovery is not fully implemented yet.");
             ERR_INVAL
         }
-        Some(DiscType::Isns) | Some(DiscType::Fw) => {
-            run.error("iSNS and firmware discovery are not simulated by the simulated host");
+        Some(DiscType::Isns) => {
+            let Some(ip) = o.ip.clone() else {
+                run.error("Please specify portal as <ipaddr>:[<ipport>]");
+                return ERR_INVAL;
+            };
+            // ISNS_DEFAULT_PORT when none is given
+            let port = if o.port < 0 { 3205 } else { o.port as u16 };
+            do_isns(run, o, &ip, port)
+        }
+        Some(DiscType::Fw) => {
+            run.error("firmware discovery is not simulated by the simulated host");
             ERR_INVAL
         }
         None => {
@@ -1802,7 +1813,7 @@ fn discoverydb_mode(run: &mut Run, o: &Opts) -> i32 {
 fn delete_discovery(run: &mut Run, addr: &str, port: u16) -> i32 {
     let _lock = Lock::take(&run.root).ok();
     for (rp, rec) in run.db().all() {
-        if discovered_from(&rec, addr, port) {
+        if discovered_from(&rec, "send_targets", addr, port) {
             let _ = run.db().delete(&rp);
         }
     }
@@ -1815,8 +1826,8 @@ fn delete_discovery(run: &mut Run, addr: &str, port: u16) -> i32 {
     }
 }
 
-fn discovered_from(rec: &NodeRecord, addr: &str, port: u16) -> bool {
-    rec.get("node.discovery_type") == "send_targets"
+fn discovered_from(rec: &NodeRecord, disc_type: &str, addr: &str, port: u16) -> bool {
+    rec.get("node.discovery_type") == disc_type
         && rec.get("node.discovery_address") == addr
         && rec.int("node.discovery_port") == i32::from(port)
 }
@@ -1897,6 +1908,21 @@ fn do_sendtargets(
             })
         })
         .collect();
+    exec_disc_op_on_recs(run, o, op, "send_targets", addr, port, found)
+}
+
+/// `exec_disc_op_on_recs` and what follows it: the records a discovery found are added,
+/// updated, or (those it no longer lists) deleted per `op`, printed, and logged in to with
+/// `--login`. `disc_type` is the records' node.discovery_type.
+fn exec_disc_op_on_recs(
+    run: &mut Run,
+    o: &Opts,
+    op: u32,
+    disc_type: &str,
+    addr: &str,
+    port: u16,
+    found: Vec<(String, i32, String, u16)>,
+) -> i32 {
     if found.is_empty() {
         run.error("No portals found");
         return ERR_NO_OBJS_FOUND;
@@ -1905,12 +1931,12 @@ fn do_sendtargets(
     let mut new_recs = Vec::new();
     for (iqn, tpgt, a, n) in &found {
         let mut rec = run.node_defaults(iqn, *tpgt, a, *n);
-        rec.set_discovery(addr, port);
+        rec.set_discovery(disc_type, addr, port);
         new_recs.push(rec);
     }
     if op & OP_DELETE != 0 {
         for (rp, rec) in run.db().all() {
-            if !discovered_from(&rec, addr, port) {
+            if !discovered_from(&rec, disc_type, addr, port) {
                 continue;
             }
             let still = new_recs.iter().any(|n| {
@@ -1975,17 +2001,82 @@ fn do_sendtargets(
     login_records(run, &new_recs)
 }
 
-/// Writes a discovered record and the send_targets link to it, as `idbm_add_node` does.
+/// iSNS discovery (`do_isns` over `discovery_isns`, usr/discovery.c, with open-isns as
+/// the client): the server's portal groups of the targets registered with it, as records
+/// with node.discovery_type isns. Modelled from the sources, not recorded (no iSNS server
+/// was run against the real tool): the server's registry is `World::isns`; the messages
+/// of a server that cannot be reached are iscsiadm's, libisns's own lines are left out.
+fn do_isns(run: &mut Run, o: &Opts, addr: &str, port: u16) -> i32 {
+    let fail = |run: &mut Run, rc: i32| {
+        run.error(&format!("Could not perform iSNS discovery: {}", err_str(rc)));
+        rc
+    };
+    // discovery_isns: request_initiator_name asks iscsid (recorded on a host without it)
+    if !run.iscsid_request() {
+        run.error("Cannot perform discovery. Initiatorname required.");
+        return fail(run, ERR_ISCSID_NOTCONN);
+    }
+    let op = if o.op == 0 {
+        OP_NEW | OP_DELETE | OP_UPDATE
+    } else {
+        o.op
+    };
+    match world::probe(addr, port, Duration::from_secs(1)) {
+        // isns_create_client cannot make its socket: discovery_isns_query reports NOMEM
+        Reach::Unresolved(_) => fail(run, ERR_NOMEM),
+        // no reply within libisns's call_timeout: ISNS_INTERNAL_ERROR
+        Reach::Down(_) => {
+            std::thread::sleep(Duration::from_millis(run.world.unreachable_delay_ms));
+            run.error("iSNS discovery failed: Internal error");
+            fail(run, ERR_ISNS_QUERY)
+        }
+        Reach::Up { .. } => {
+            let registered: Vec<String> = run
+                .world
+                .isns
+                .iter()
+                .filter(|s| {
+                    world::split_portal(&s.portal).is_some_and(|(a, p)| same_addr(&a, addr) && p == port)
+                })
+                .flat_map(|s| s.targets.clone())
+                .collect();
+            let found: Vec<(String, i32, String, u16)> = run
+                .world
+                .targets
+                .iter()
+                .filter(|t| registered.contains(&t.iqn))
+                .flat_map(|t| {
+                    t.portals.iter().filter_map(|p| {
+                        let (a, n) = world::split_portal(p)?;
+                        Some((t.iqn.clone(), t.tpgt, a, n))
+                    })
+                })
+                .collect();
+            exec_disc_op_on_recs(run, o, op, "isns", addr, port, found)
+        }
+    }
+}
+
+/// Writes a discovered record and the link to it, as `idbm_add_node` does: under the
+/// sendtargets portal's directory, or for iSNS (no server directory, as `-m discovery`
+/// keeps no iSNS discovery record) the old-style link in `isns/` (`idbm_get_disc_portal`).
 fn write_discovered(run: &mut Run, rec: &NodeRecord, addr: &str, port: u16) -> std::io::Result<()> {
     let rp = run.db().write(rec)?;
-    let link = st_dir(&run.root, addr, port).join(format!(
+    let name = format!(
         "{},{},{},{},{}",
         rec.iqn(),
         rec.address(),
         rec.port(),
         rec.tpgt(),
         rec.iface()
-    ));
+    );
+    let link = if rec.get("node.discovery_type") == "isns" {
+        let dir = run.root.join("etc/iscsi/isns");
+        std::fs::create_dir_all(&dir)?;
+        dir.join(name)
+    } else {
+        st_dir(&run.root, addr, port).join(name)
+    };
     let target = run.db().nodes.join(&rp.iqn).join(&rp.portal_dir);
     let _ = std::fs::remove_file(&link);
     let _ = std::os::unix::fs::symlink(target, link);

@@ -113,6 +113,15 @@ fn one_i32() -> i32 {
     1
 }
 
+/// An iSNS server (`World::isns`): where it listens and which targets are registered
+/// with it (their portals are the world's).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct IsnsServer {
+    /// "addr:port" (iSNS's port is 3205).
+    pub portal: String,
+    pub targets: Vec<String>,
+}
+
 /// Operations that the `hang` fault can stall.
 pub const HANG_OPS: &[&str] = &["login", "logout", "session", "node", "discovery", "any"];
 
@@ -151,6 +160,9 @@ pub struct World {
     /// device (sg0), so its first iSCSI disk was sg1.
     #[serde(default = "default_first_sg")]
     pub first_sg: u32,
+    /// iSNS servers `-m discovery -t isns` can ask.
+    #[serde(default)]
+    pub isns: Vec<IsnsServer>,
 }
 
 fn default_initiator() -> String {
@@ -179,6 +191,7 @@ impl Default for World {
             iscsid_pid: default_creator(),
             first_host: default_first_host(),
             first_sg: default_first_sg(),
+            isns: Vec::new(),
         }
     }
 }

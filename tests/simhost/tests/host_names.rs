@@ -72,7 +72,7 @@ fn node_records_by_name_replay_the_real_iscsiadm() {
             );
         }
     }
-    assert_eq!(all.len(), 16, "blocks replayed");
+    assert_eq!(all.len(), 18, "blocks replayed");
     // The record is kept under the name, a file (tpgt -1), as `ls` showed.
     let ls = text
         .split("$ ls /etc/iscsi/nodes/")
