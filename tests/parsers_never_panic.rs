@@ -504,6 +504,7 @@ fn state_seeds() -> Vec<String> {
         };
         let r = st.record_mut(&path);
         r.addresses = vec!["10.10.10.2".parse().unwrap(), "fd00::2".parse().unwrap()];
+        r.target_portal = Some("[fd00::2]:3260".into());
         r.backoff = Backoff {
             failures: 3,
             last_attempt_unix: 1_750_000_000,
@@ -527,6 +528,7 @@ fn state_seeds() -> Vec<String> {
 /// What the agent does with a state it read: paths, records, the reconnect plan.
 fn use_state(s: &InstanceState) {
     for p in s.recorded_paths() {
+        let _ = s.for_iscsiadm(&p);
         if let Some(r) = s.record(&p) {
             let now = observe::now_ms();
             let _ = reconnect::plan(&r.backoff, now, 2000, 5000, 0.5);
@@ -669,6 +671,7 @@ fn portals_iqns_and_link_names() {
         if let Ok(p) = Portal::parse(t) {
             let _ = (p.to_iscsiadm(), p.address(), p.matches(t, 3260));
         }
+        let _ = Portal::parse_with_default(t, 3205);
         if let Err(e) = Iqn::parse(t) {
             messages(&e);
         }
