@@ -35,6 +35,9 @@ pub fn reconnect(
         let budget = ctx
             .deadline
             .reserving(Duration::from_millis(reconnect::REPORT_RESERVE_MS));
+        // By the portal start recorded (a host name's address, iSNS's answer): no name
+        // service is asked on a monitor.
+        let target = state.for_iscsiadm(path);
         let backoff = &mut state.record_mut(path).backoff;
         let (rc, mut step) = Reconnect::begin(
             backoff,
@@ -57,14 +60,14 @@ pub fn reconnect(
                     rc.waited()
                 }
                 Step::Probe => {
-                    let answered = net::reachable(&path.portal, budget.capped(net::REACH_TIMEOUT));
+                    let answered = net::reachable(&target.portal, budget.capped(net::REACH_TIMEOUT));
                     if !answered {
                         tracing::info!("{path}: the portal does not answer; no login");
                     }
                     rc.probed(backoff, answered, crate::observe::now_ms())
                 }
                 Step::Login => {
-                    let result = ctx.iscsiadm().login(path, budget);
+                    let result = ctx.iscsiadm().login(&target, budget);
                     if let Err(e) = &result {
                         tracing::warn!("reconnect: {}", e.detailed());
                     }

@@ -19,6 +19,9 @@ pub enum Mode {
     Single,
 }
 
+/// iSNS's port (RFC 4171).
+pub const ISNS_PORT: u16 = 3205;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Discovery {
     SendTargets,
@@ -203,6 +206,23 @@ impl Config {
         let peers = get(params::PEERS);
         let portal = get(params::PORTAL);
         let target = get(params::TARGET);
+        let discovery = match get(params::DISCOVERY_TYPE).unwrap_or("sendtargets") {
+            "sendtargets" | "st" => Discovery::SendTargets,
+            "isns" => Discovery::Isns,
+            "static" => Discovery::Static,
+            other => {
+                return Err(invalid(format!(
+                    "discovery_type '{}' is not supported: use sendtargets (st), isns or static",
+                    printable(other)
+                )))
+            }
+        };
+        // With iSNS a portal names the iSNS server (as with ocf:heartbeat:iscsi): its
+        // port is iSNS's when none is given.
+        let default_port = match discovery {
+            Discovery::Isns => ISNS_PORT,
+            _ => crate::target::DEFAULT_PORT,
+        };
 
         let (mode, legs) = match (peers, portal, target) {
             (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
@@ -210,10 +230,11 @@ impl Config {
                     "give either peers (clone mode) or portal and target, not both",
                 ))
             }
-            (Some(p), None, None) => (Mode::Peers, parse_peers(p)?),
+            (Some(p), None, None) => (Mode::Peers, parse_peers(p, default_port)?),
             (None, Some(portal), Some(target)) => {
                 let target = Iqn::parse(target).map_err(|e| invalid(format!("target: {e}")))?;
-                let portal = Portal::parse(portal).map_err(|e| invalid(format!("portal: {e}")))?;
+                let portal = Portal::parse_with_default(portal, default_port)
+                    .map_err(|e| invalid(format!("portal: {e}")))?;
                 let node = get(params::PEER_NODE)
                     .map(|n| parse_node_name(n, params::PEER_NODE))
                     .transpose()?;
@@ -248,17 +269,6 @@ impl Config {
             ));
         }
 
-        let discovery = match get(params::DISCOVERY_TYPE).unwrap_or("sendtargets") {
-            "sendtargets" | "st" => Discovery::SendTargets,
-            "isns" => Discovery::Isns,
-            "static" => Discovery::Static,
-            other => {
-                return Err(invalid(format!(
-                    "discovery_type '{}' is not supported: use sendtargets (st), isns or static",
-                    printable(other)
-                )))
-            }
-        };
         let timeout_policy = match get(params::TIMEOUT_POLICY).unwrap_or("warn") {
             "enforce" => TimeoutPolicy::Enforce,
             "warn" => TimeoutPolicy::Warn,
@@ -382,8 +392,15 @@ impl Config {
 /// configuration: for stop, which must find what this resource logged in to.
 pub fn paths_leniently(env: &Env) -> Vec<Path> {
     let mut out = Vec::new();
+    let default_port = match env.param(params::DISCOVERY_TYPE).map(str::trim) {
+        Some("isns") => ISNS_PORT,
+        _ => crate::target::DEFAULT_PORT,
+    };
     if let (Some(portal), Some(target)) = (env.param(params::PORTAL), env.param(params::TARGET)) {
-        if let (Ok(portal), Ok(target)) = (Portal::parse(portal), Iqn::parse(target)) {
+        if let (Ok(portal), Ok(target)) = (
+            Portal::parse_with_default(portal, default_port),
+            Iqn::parse(target),
+        ) {
             out.push(Path { target, portal });
         }
     }
@@ -396,7 +413,7 @@ pub fn paths_leniently(env: &Env) -> Vec<Path> {
         };
         let Ok(target) = Iqn::parse(iqn) else { continue };
         for p in portals.split(',') {
-            if let Ok(portal) = Portal::parse(p) {
+            if let Ok(portal) = Portal::parse_with_default(p, default_port) {
                 out.push(Path {
                     target: target.clone(),
                     portal,
@@ -423,7 +440,7 @@ fn parse_node_name(name: &str, param: &str) -> Result<String, ConfigError> {
     }
 }
 
-fn parse_peers(text: &str) -> Result<Vec<Leg>, ConfigError> {
+fn parse_peers(text: &str, default_port: u16) -> Result<Vec<Leg>, ConfigError> {
     let mut legs = Vec::new();
     let mut nodes = BTreeSet::new();
     for entry in text.split_whitespace() {
@@ -444,7 +461,8 @@ fn parse_peers(text: &str) -> Result<Vec<Leg>, ConfigError> {
         let target = Iqn::parse(iqn).map_err(|e| invalid(format!("peers entry for {node}: {e}")))?;
         let mut list = Vec::new();
         for p in portals.split(',') {
-            let portal = Portal::parse(p).map_err(|e| invalid(format!("peers entry for {node}: {e}")))?;
+            let portal = Portal::parse_with_default(p, default_port)
+                .map_err(|e| invalid(format!("peers entry for {node}: {e}")))?;
             if list.contains(&portal) {
                 return Err(invalid(format!(
                     "peers entry for {node} lists portal {portal} twice"

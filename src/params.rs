@@ -109,7 +109,8 @@ target.",
             "Portal address (single-target mode)",
             "The iSCSI portal of the target, as with ocf:heartbeat:iscsi: \
 {ip_address|hostname}[:port] or [ipv6_address]:port; the port defaults to 3260. Matched \
-exactly, never as a prefix. Used with target; not with peers.",
+exactly, never as a prefix. A host name is resolved once, at start (within 5 s); monitor and \
+stop use the address it resolved to and never ask DNS. Used with target; not with peers.",
         )
     },
     ParamSpec {
@@ -139,8 +140,10 @@ its node is down is expected, not a failure).",
         "Target discovery type",
         "How to create the open-iscsi node record when none exists: sendtargets (discovery \
 against the portal; when the portal cannot be reached a static record is written instead, so \
-that the leg can join later) or static (always a static record). Discovery runs only when no \
-node record exists.",
+that the leg can join later), static (always a static record), or isns: then each portal \
+names an iSNS server (port 3205 unless given), which start asks for the target's portal at \
+every start; the session is made there. Sendtargets discovery runs only when no node record \
+exists.",
     )),
     reloadable(p(
         ISCSIADM,

@@ -17,7 +17,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::deadline::Deadline;
-use crate::target::{Iqn, Path, Portal};
+use crate::target::{Host, Iqn, Path, Portal};
 
 /// Version of the file's layout; files without one are the first layout (v1).
 pub const SCHEMA: u32 = 2;
@@ -55,6 +55,10 @@ pub struct PathRecord {
     /// must find them without asking DNS.
     #[serde(default)]
     pub addresses: Vec<IpAddr>,
+    /// With iSNS discovery the configured portal is the iSNS server: the target's portal
+    /// the server gave at start ("addr:port"), used for everything after.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_portal: Option<String>,
     #[serde(default)]
     pub backoff: Backoff,
     /// The node that serves this path's target (peers mode, or peer_node), for the ZED
@@ -198,6 +202,46 @@ impl InstanceState {
     pub fn recorded_paths(&self) -> Vec<Path> {
         self.paths.iter().filter_map(PathRecord::path).collect()
     }
+
+    /// The path as iscsiadm and the network probe are given it: an iSNS server's portal
+    /// becomes the target portal the server gave; a host-name portal becomes the address
+    /// start resolved (IPv4 first), so records, logins, sessions and probes all use the
+    /// address the kernel shows, and no DNS is asked after start. A name with no recorded
+    /// address stays a name.
+    pub fn for_iscsiadm(&self, path: &Path) -> Path {
+        if let Some(portal) = self
+            .record(path)
+            .and_then(|r| r.target_portal.as_deref())
+            .and_then(|p| Portal::parse(p).ok())
+        {
+            return Path {
+                target: path.target.clone(),
+                portal,
+            };
+        }
+        let Host::Name(_) = path.portal.host else {
+            return path.clone();
+        };
+        let Some(addr) = self.record(path).and_then(|r| preferred(&r.addresses)) else {
+            return path.clone();
+        };
+        Path {
+            target: path.target.clone(),
+            portal: Portal {
+                host: Host::Ip(addr),
+                port: path.portal.port,
+            },
+        }
+    }
+}
+
+/// The address to use of those a name resolved to: the first IPv4 one, else the first.
+fn preferred(addresses: &[IpAddr]) -> Option<IpAddr> {
+    addresses
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or_else(|| addresses.first())
+        .copied()
 }
 
 /// The first layout: paths as "IQN PORTAL" strings and back-off keyed by the same string.

@@ -93,6 +93,11 @@ pub struct Portal {
 impl Portal {
     /// Accepts `a.b.c.d[:port]`, `hostname[:port]`, `[v6addr][:port]` and a bare IPv6 address.
     pub fn parse(text: &str) -> Result<Portal, String> {
+        Portal::parse_with_default(text, DEFAULT_PORT)
+    }
+
+    /// `parse`, with `default_port` when the text gives none (3205 for an iSNS server).
+    pub fn parse_with_default(text: &str, default_port: u16) -> Result<Portal, String> {
         let t = text.trim();
         if t.is_empty() {
             return Err("the portal is empty".into());
@@ -115,7 +120,7 @@ impl Portal {
                 .parse()
                 .map_err(|_| format!("portal '{t}': '{addr}' is not an IPv6 address"))?;
             let port = match after {
-                "" => DEFAULT_PORT,
+                "" => default_port,
                 p => parse_port(
                     t,
                     p.strip_prefix(':')
@@ -130,12 +135,12 @@ impl Portal {
         if let Ok(ip) = t.parse::<Ipv6Addr>() {
             return Ok(Portal {
                 host: Host::Ip(IpAddr::V6(ip)),
-                port: DEFAULT_PORT,
+                port: default_port,
             });
         }
         let (host, port) = match t.rsplit_once(':') {
             Some((h, p)) => (h, parse_port(t, p)?),
-            None => (t, DEFAULT_PORT),
+            None => (t, default_port),
         };
         if host.contains(':') || host.contains(['[', ']', '%']) {
             return Err(format!("portal '{t}': write IPv6 portals as [address]:port"));
@@ -267,6 +272,17 @@ mod tests {
         ] {
             assert!(Portal::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_default_port_applies_only_when_none_is_given() {
+        assert_eq!(Portal::parse_with_default("10.0.0.5", 3205).unwrap().port, 3205);
+        assert_eq!(Portal::parse_with_default("[fd00::5]", 3205).unwrap().port, 3205);
+        assert_eq!(Portal::parse_with_default("isns.lab", 3205).unwrap().port, 3205);
+        assert_eq!(
+            Portal::parse_with_default("10.0.0.5:3260", 3205).unwrap().port,
+            3260
+        );
     }
 
     #[test]

@@ -23,10 +23,27 @@ pub fn ellipsis(s: &str, max: usize) -> String {
     }
 }
 
-/// Quotes untrusted text for a message: control characters escaped, length bounded.
+/// Longest quotation of outside text in a message, in bytes (escapes included).
+const QUOTE_MAX: usize = 123;
+
+/// Quotes untrusted text for a message: control characters escaped, length bounded. Only
+/// as much of `text` is escaped as can be shown, so a huge value costs no more than a
+/// short one.
 pub fn printable(text: &str) -> String {
-    let escaped: String = text.chars().flat_map(char::escape_default).collect();
-    ellipsis(&escaped, 123)
+    let mut escaped = String::new();
+    let mut chars = text.chars();
+    for c in chars.by_ref() {
+        escaped.extend(c.escape_default());
+        if escaped.len() > QUOTE_MAX {
+            break;
+        }
+    }
+    if escaped.len() <= QUOTE_MAX && chars.next().is_none() {
+        escaped
+    } else {
+        // Escapes are ASCII: any byte index is a character boundary, but clip says so.
+        format!("{}...", clip(&escaped, QUOTE_MAX - 3))
+    }
 }
 
 #[cfg(test)]
@@ -43,5 +60,24 @@ mod tests {
         }
         assert_eq!(printable("a\nb"), "a\\nb");
         assert!(printable(&"ü".repeat(300)).ends_with("..."));
+    }
+
+    #[test]
+    fn printable_is_the_bounded_escape_of_the_whole() {
+        let whole = |t: &str| ellipsis(&t.chars().flat_map(char::escape_default).collect::<String>(), 123);
+        for t in [
+            String::new(),
+            "a".repeat(123),
+            "a".repeat(124),
+            format!("{}\n", "a".repeat(121)),
+            format!("{}\n", "a".repeat(122)),
+            "é".repeat(20),
+            "é".repeat(21),
+            "\0".repeat(200),
+            "x".repeat(1 << 20),
+        ] {
+            assert_eq!(printable(&t), whole(&t), "{:?}", &t[..t.len().min(40)]);
+            assert!(printable(&t).len() <= 123);
+        }
     }
 }

@@ -749,6 +749,50 @@ fn hostile_environment_values_never_panic() {
     }
 }
 
+/// Issue 10: a CRM_meta_timeout that is no usable number of ms falls back to the action's
+/// default timeout, and the log says so (the value quoted, the default named).
+#[test]
+fn a_bad_crm_meta_timeout_is_logged_with_the_default_used() {
+    let portal = Portal::up("127.0.0.1");
+    let (_d, sim) = host_with_target(IQN_B, &[&portal]);
+    let a = single(&sim, &portal);
+    for (value, says) in [
+        (
+            "not-a-number",
+            "CRM_meta_timeout 'not-a-number' is not a number of milliseconds",
+        ),
+        (
+            "99999999999999999999",
+            "CRM_meta_timeout '99999999999999999999' is not a number",
+        ),
+        ("-5", "CRM_meta_timeout '-5' is not a number"),
+        ("0", "CRM_meta_timeout is 0 ms"),
+        ("86400001", "CRM_meta_timeout 86400001 ms is longer than a day"),
+        ("20s\n", "CRM_meta_timeout '20s\\n' is not a number"),
+    ] {
+        let run = a.run_with(
+            "monitor",
+            &[
+                ("OCF_RESKEY_CRM_meta_timeout", value),
+                ("OCF_RESKEY_CRM_meta_interval", "0"),
+            ],
+        );
+        run.expect(7);
+        let line = run
+            .stderr
+            .lines()
+            .find(|l| l.contains("CRM_meta_timeout"))
+            .unwrap_or_else(|| panic!("{value:?}: no warning in\n{}", run.stderr));
+        assert!(
+            line.contains(says) && line.contains("using the default 30 s for monitor"),
+            "{value:?}: {line}"
+        );
+    }
+    // A usable value is used without a word.
+    let run = a.run_with("monitor", &[("OCF_RESKEY_CRM_meta_timeout", "15000")]);
+    assert!(!run.stderr.contains("CRM_meta_timeout"), "{}", run.stderr);
+}
+
 #[test]
 fn a_failed_session_to_an_answering_peer_gets_the_kernel_s_grace_then_a_restart() {
     let portal = Portal::up("127.0.0.1");

@@ -135,3 +135,250 @@ fn usage_errors_exit_64_not_2_which_means_outside_the_window_and_help_exits_0() 
         "{help}"
     );
 }
+
+/// check-timeouts --json on an empty simulated host with this corosync.conf and no
+/// running Corosync: (exit code, report, text output of the same run without --json).
+fn with_corosync_conf(conf: &str, extra: &[&str]) -> (i32, serde_json::Value, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = SimHost::create(dir.path().join("h")).unwrap();
+    let file = dir.path().join("corosync.conf");
+    std::fs::write(&file, conf).unwrap();
+    let run = |json: bool| {
+        let mut c = Command::new(AGENT);
+        c.arg("check-timeouts");
+        if json {
+            c.arg("--json");
+        }
+        c.arg("--host-root")
+            .arg(sim.root())
+            .arg("--iscsiadm")
+            .arg(sim.iscsiadm_path())
+            .args(["--corosync-cmapctl", "/nonexistent", "--corosync-conf"])
+            .arg(&file)
+            .args(extra)
+            .env_clear()
+            .output()
+            .unwrap()
+    };
+    let out = run(true);
+    // Null for a usage error (exit 64), which prints no report.
+    let json = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    let text = run(false);
+    assert_eq!(text.status.code(), out.status.code());
+    (
+        out.status.code().unwrap(),
+        json,
+        String::from_utf8_lossy(&text.stdout).into_owned(),
+    )
+}
+
+fn findings(r: &serde_json::Value) -> Vec<(String, String)> {
+    r["paths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["findings"].as_array().unwrap().clone())
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap().to_string(),
+                f["message"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Issue 10 (B): "a huge token in corosync.conf prints consensus -1 ms and 'inside the
+/// window'". An absurd or unparsable figure is an error naming the figure and its source.
+#[test]
+fn absurd_or_unparsable_corosync_figures_are_errors_never_inside_the_window() {
+    let nodes3 = "nodelist {\n node {\n }\n node {\n }\n node {\n }\n}\n";
+    for (conf, rule, says) in [
+        (
+            "totem {\n token: 9223372036854775807\n}\n".to_string(),
+            "figure-out-of-range",
+            "token 9223372036854775807 ms is outside 1..600000 ms, from",
+        ),
+        (
+            "totem {\n token: 99999999999999999999\n}\n".to_string(),
+            "figure-unusable",
+            "'99999999999999999999' is not a whole number of ms",
+        ),
+        (
+            "totem {\n token: 4294967295\n}\n".to_string(),
+            "figure-out-of-range",
+            "token 4294967295 ms is outside",
+        ),
+        (
+            "totem {\n token: -4000\n}\n".to_string(),
+            "figure-out-of-range",
+            "token -4000 ms is outside",
+        ),
+        (
+            "totem {\n token: 4000\n consensus: -1\n}\n".to_string(),
+            "figure-out-of-range",
+            "consensus -1 ms is outside",
+        ),
+        (
+            format!("totem {{\n token: 4000\n token_coefficient: 9223372036854775807\n}}\n{nodes3}"),
+            "figure-unusable",
+            "overflows",
+        ),
+    ] {
+        let (code, r, text) = with_corosync_conf(&conf, &[]);
+        assert_eq!(code, 2, "{conf}: {r}");
+        let f = findings(&r);
+        assert!(
+            f.iter()
+                .any(|(ru, m)| ru == rule && m.contains(says) && m.contains("corosync.conf")),
+            "{conf}: {f:?}"
+        );
+        assert!(!f.iter().any(|(ru, _)| ru == "stall-within-membership"), "{f:?}");
+        assert!(!text.contains("inside the window"), "{text}");
+        assert!(text.contains("CANNOT JUDGE"), "{text}");
+        if !conf.contains("consensus: -1") {
+            // what the wrapped 1.2 x token printed before
+            assert!(!text.contains(" -1 ms"), "{text}");
+            assert_ne!(r["window"]["consensus_ms"]["value"], -1, "{r}");
+        }
+    }
+    // The same figures from the command line.
+    for token in ["9223372036854775807", "4294967295", "600001"] {
+        let (code, r, _) = with_corosync_conf("", &["--token-ms", token]);
+        assert_eq!(code, 2, "{token}: {r}");
+        assert!(findings(&r).iter().any(|(ru, _)| ru == "figure-out-of-range"));
+    }
+    let (code, _, _) = with_corosync_conf("", &["--token-ms", "99999999999999999999"]);
+    assert_eq!(code, 64, "a flag that is no i64 is a usage error");
+    // --recommend has nothing to recommend for a garbage window, and says so.
+    let (_, r, _) = with_corosync_conf("totem {\n token: 9223372036854775807\n}\n", &["--recommend"]);
+    assert!(r["recommendation"].is_null(), "{r}");
+}
+
+/// A corosync-cmapctl stand-in that records its calls and answers from a file of
+/// `key value` lines (a key without a line: exit 1, as cmapctl does for a missing key).
+fn cmapctl_double(dir: &std::path::Path, values: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let log = dir.join("cmapctl.calls");
+    let table = dir.join("cmapctl.values");
+    std::fs::write(&table, values).unwrap();
+    let program = dir.join("corosync-cmapctl");
+    std::fs::write(
+        &program,
+        format!(
+            "#!/bin/sh\necho \"$@\" >> {log}\nv=$(awk -v k=\"$2\" '$1==k {{print $2}}' {table})\n\
+[ -n \"$v\" ] || exit 1\necho \"$2 (u32) = $v\"\n",
+            log = log.display(),
+            table = table.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (program, log)
+}
+
+fn check_with_cmapctl(
+    sim: &SimHost,
+    cmapctl: &std::path::Path,
+    flags: &[&str],
+) -> (Option<i32>, serde_json::Value) {
+    let out = Command::new(AGENT)
+        .args(["check-timeouts", "--json", "--host-root"])
+        .arg(sim.root())
+        .arg("--iscsiadm")
+        .arg(sim.iscsiadm_path())
+        .arg("--corosync-cmapctl")
+        .arg(cmapctl)
+        .args(flags)
+        .env_clear()
+        .output()
+        .unwrap();
+    (out.status.code(), serde_json::from_slice(&out.stdout).unwrap())
+}
+
+#[test]
+fn cmapctl_runs_only_when_the_flags_leave_a_figure_to_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = SimHost::create(dir.path().join("h")).unwrap();
+    let (cmapctl, log) = cmapctl_double(
+        dir.path(),
+        "runtime.config.totem.token 4000\nruntime.config.totem.consensus 4800\n",
+    );
+    let run = |flags: &[&str]| {
+        let _ = std::fs::remove_file(&log);
+        let (code, r) = check_with_cmapctl(&sim, &cmapctl, flags);
+        (code, r, std::fs::read_to_string(&log).unwrap_or_default())
+    };
+    let (_, r, calls) = run(&["--token-ms", "5000", "--consensus-ms", "6000"]);
+    assert_eq!(calls, "", "cmapctl ran though both figures were given");
+    assert_eq!(r["window"]["token_ms"]["source"], "--token-ms");
+    assert_eq!(r["window"]["consensus_ms"]["source"], "--consensus-ms");
+    let (_, r, calls) = run(&["--token-ms", "5000"]);
+    assert_eq!(calls, "", "a token flag decides consensus too (1.2 x)");
+    assert_eq!(r["window"]["consensus_ms"]["value"], 6000);
+    let (_, r, calls) = run(&[]);
+    assert_eq!(
+        calls,
+        "-g runtime.config.totem.token\n-g runtime.config.totem.consensus\n"
+    );
+    assert_eq!(r["window"]["token_ms"]["value"], 4000);
+    assert_eq!(
+        r["window"]["token_ms"]["source"],
+        "corosync-cmapctl runtime.config.totem.token"
+    );
+    // What a running Corosync says is judged like any other figure.
+    let (cmapctl2, _) = cmapctl_double(dir.path(), "runtime.config.totem.token 4294967295\n");
+    let (code, r) = check_with_cmapctl(&sim, &cmapctl2, &[]);
+    assert_eq!(code, Some(2));
+    assert!(
+        findings(&r).iter().any(|(ru, m)| ru == "figure-out-of-range"
+            && m.contains("4294967295")
+            && m.contains("corosync-cmapctl")),
+        "{r}"
+    );
+    assert!(
+        r["window"]["consensus_ms"]["value"].is_i64(),
+        "1.2 x 4294967295 fits: {r}"
+    );
+}
+
+#[test]
+fn an_iscsi_timer_that_is_no_number_or_absurd_is_an_error_with_its_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = SimHost::create(dir.path().join("h")).unwrap();
+    let conf = dir.path().join("iscsid.conf");
+    for (value, rule) in [
+        ("99999999999999999999", "figure-unusable"),
+        ("9223372036854775807", "figure-out-of-range"),
+        ("-9223372036854775808", "figure-out-of-range"),
+    ] {
+        std::fs::write(
+            &conf,
+            format!("node.session.timeo.replacement_timeout = {value}\n"),
+        )
+        .unwrap();
+        let out = Command::new(AGENT)
+            .args(["check-timeouts", "--json", "--host-root"])
+            .arg(sim.root())
+            .arg("--iscsiadm")
+            .arg(sim.iscsiadm_path())
+            .args([
+                "--corosync-cmapctl",
+                "/nonexistent",
+                "--token-ms",
+                "4000",
+                "--iscsid-conf",
+            ])
+            .arg(&conf)
+            .env_clear()
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{value}");
+        let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert!(
+            findings(&r).iter().any(|(ru, m)| ru == rule
+                && m.starts_with("replacement_timeout")
+                && m.contains("iscsid.conf")),
+            "{value}: {r}"
+        );
+    }
+}

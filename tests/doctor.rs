@@ -534,7 +534,7 @@ fn nothing_holds_it_past_its_deadline() {
     assert!(r.elapsed < Duration::from_secs(10), "{:?}", r.elapsed);
     let v: Value = serde_json::from_str(&r.stdout).unwrap();
     let outcomes = v["actions"].to_string();
-    assert!(outcomes.contains("hung and was killed"), "{v:#}");
+    assert!(outcomes.contains("timed out and was killed"), "{v:#}");
     let silent = Portal::up("127.0.0.3");
     let mut c = Command::new(AGENT);
     c.env_clear()

@@ -18,7 +18,7 @@
 use rand::Rng;
 use std::collections::BTreeMap;
 
-use crate::agent::start::{for_iscsiadm, CALL_CAP};
+use crate::agent::start::CALL_CAP;
 use crate::agent::{validate, Ctx};
 use crate::config::{RecordTimer, Timers};
 use crate::decide::reconnect;
@@ -130,7 +130,7 @@ type Change = (RecordTimer, Option<String>, i64);
 
 /// Reads the path's node record and writes the timers that differ. `None`: no record.
 fn update_record(ctx: &Ctx, facts: &PathFacts, state: &InstanceState) -> Result<Option<Vec<Change>>, Error> {
-    let path = for_iscsiadm(&facts.path, state);
+    let path = state.for_iscsiadm(&facts.path);
     let adm = ctx.iscsiadm();
     let record = match adm.record(&path, ctx.deadline.capped(CALL_CAP)) {
         Ok(r) => r,

@@ -1,13 +1,12 @@
 //! start: node records, then a login per path, then the kernel's word that it worked.
 
-use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::agent::Ctx;
 use crate::config::Discovery;
 use crate::iscsi::iscsiadm::{Discovered, Error, ErrorKind, Login};
 use crate::iscsi::udev;
-use crate::net;
+use crate::net::{self, NameError};
 use crate::observe::{self, PathFacts};
 use crate::ocf::{Outcome, Status};
 use crate::state::{InstanceState, Loaded};
@@ -60,14 +59,49 @@ pub fn start(ctx: &Ctx) -> Outcome {
             state.record_mut(&p).peer_node = leg.node.clone();
         }
     }
+    // Every path is recorded: stop finds them even when the parameters no longer parse.
     for p in &paths {
-        let addresses = match &p.portal.host {
-            Host::Name(_) => net::addresses(&p.portal, ctx.deadline.capped(RESOLVE_CAP)),
-            Host::Ip(_) => Vec::new(),
-        };
-        let record = state.record_mut(p);
-        if !addresses.is_empty() {
-            record.addresses = addresses;
+        state.record_mut(p);
+    }
+    // Host names are resolved once, all at once, within RESOLVE_CAP; what they resolve to
+    // is recorded, so that nothing after start asks DNS. A name that does not resolve now
+    // keeps what an earlier start recorded, if anything.
+    let named: Vec<&Path> = paths
+        .iter()
+        .filter(|p| matches!(p.portal.host, Host::Name(_)))
+        .collect();
+    let portals: Vec<&Portal> = named.iter().map(|p| &p.portal).collect();
+    let mut unresolved: Vec<(Path, NameError)> = Vec::new();
+    for (p, found) in named
+        .iter()
+        .zip(net::resolve_all(&portals, ctx.deadline.capped(RESOLVE_CAP)))
+    {
+        match found {
+            Ok(addresses) => state.record_mut(p).addresses = addresses,
+            Err(e) => {
+                tracing::warn!("{}: {e}", p.portal);
+                unresolved.push(((*p).clone(), e));
+            }
+        }
+    }
+    // With iSNS a configured portal is the iSNS server: ask it, once, for each target's
+    // portal and record that (the discovery writes its node record).
+    let mut undiscovered: Vec<(Path, Error)> = Vec::new();
+    if ctx.config.discovery == Discovery::Isns {
+        for p in &paths {
+            // Asked afresh at every start: the server may know better now.
+            state.record_mut(p).target_portal = None;
+            let server = state.for_iscsiadm(p);
+            if let Host::Name(_) = server.portal.host {
+                continue; // no address for the server's name: bring_up says so
+            }
+            match ask_isns(ctx, &server) {
+                Ok(portal) => state.record_mut(p).target_portal = Some(portal.to_string()),
+                Err(e) => {
+                    tracing::warn!("{p}: {}", e.detailed());
+                    undiscovered.push((p.clone(), e));
+                }
+            }
         }
     }
     if let Err(e) = ctx.store.save(&state) {
@@ -77,9 +111,37 @@ pub fn start(ctx: &Ctx) -> Outcome {
         );
     }
 
+    // Which portals answer at all, all asked at once within the short reachability
+    // timeout: one that does not gets its node record (so the leg can join when the peer
+    // returns) but no discovery and no login to wait on, however many there are.
+    // (A name without an address fails below without a probe: it was just asked.)
+    let targets: Vec<Path> = paths.iter().map(|p| state.for_iscsiadm(p)).collect();
+    let probed: Vec<&Portal> = targets
+        .iter()
+        .map(|p| &p.portal)
+        .filter(|p| matches!(p.host, Host::Ip(_)))
+        .collect();
+    let mut probes = net::reachable_all(&probed, ctx.deadline.capped(net::REACH_TIMEOUT)).into_iter();
+    let answering: Vec<bool> = targets
+        .iter()
+        .map(|p| matches!(p.portal.host, Host::Ip(_)) && probes.next().unwrap_or(false))
+        .collect();
     let mut failures: Vec<(Path, Error)> = Vec::new();
-    for path in &paths {
-        if let Err(e) = bring_up(ctx, path, &state) {
+    let mut local_checked = false;
+    for (path, answers) in paths.iter().zip(answering) {
+        if let Some((_, e)) = undiscovered.iter().find(|(p, _)| p == path) {
+            failures.push((path.clone(), e.clone()));
+            continue;
+        }
+        // One login to a portal that does not answer still runs, briefly: this node's own
+        // problems (iscsid down, no driver) must show at start, not when the peer returns.
+        let reach = match (answers, local_checked) {
+            (true, _) => Reach::Answers,
+            (false, false) => Reach::SilentCheckLocal,
+            (false, true) => Reach::Silent,
+        };
+        local_checked |= reach == Reach::SilentCheckLocal;
+        if let Err(e) = bring_up(ctx, path, &state, &unresolved, reach) {
             tracing::warn!("{path}: {}", e.detailed());
             failures.push((path.clone(), e));
         }
@@ -136,49 +198,59 @@ pub fn start(ctx: &Ctx) -> Outcome {
         }
     }
 
-    conclude(ctx, &observed, &failures)
+    conclude(ctx, &observed, &failures, state_now.state())
 }
 
-/// The path as iscsiadm is given it: a host-name portal becomes the address start
-/// resolved, so records, logins and sessions all carry the address the kernel shows.
-pub(super) fn for_iscsiadm(path: &Path, state: &InstanceState) -> Path {
-    let Some(addr) = state.record(path).and_then(|r| preferred(&r.addresses)) else {
-        return path.clone();
-    };
-    Path {
-        target: path.target.clone(),
-        portal: Portal {
-            host: Host::Ip(addr),
-            port: path.portal.port,
-        },
-    }
-}
+/// How long a login to a portal that did not answer may take: long enough for iscsiadm
+/// to say iscsid or the driver is missing, short of a real login's timeouts.
+const LOCAL_CHECK_CAP: Duration = Duration::from_secs(3);
 
-fn preferred(addresses: &[IpAddr]) -> Option<IpAddr> {
-    addresses
-        .iter()
-        .find(|a| a.is_ipv4())
-        .or_else(|| addresses.first())
-        .copied()
+/// What the start-time probe found of a portal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reach {
+    Answers,
+    /// No answer: a brief login anyway, for this node's own errors.
+    SilentCheckLocal,
+    /// No answer: no login.
+    Silent,
 }
 
 /// Makes sure a node record exists with our settings, then logs in.
-fn bring_up(ctx: &Ctx, configured: &Path, state: &InstanceState) -> Result<(), Error> {
-    if let (Host::Name(name), None) = (
-        &configured.portal.host,
-        state.record(configured).and_then(|r| preferred(&r.addresses)),
-    ) {
+fn bring_up(
+    ctx: &Ctx,
+    configured: &Path,
+    state: &InstanceState,
+    unresolved: &[(Path, NameError)],
+    reach: Reach,
+) -> Result<(), Error> {
+    let path = &state.for_iscsiadm(configured);
+    if let Host::Name(name) = &path.portal.host {
+        // No address, now or from an earlier start: a name the resolver does not know is
+        // a failure to fix; one it could not answer for is a peer not reachable yet.
+        let why = unresolved
+            .iter()
+            .find(|(p, _)| p == configured)
+            .map_or(NameError::TimedOut, |(_, e)| e.clone());
         return Err(Error {
-            kind: ErrorKind::Unreachable,
+            kind: match why {
+                NameError::Unknown(_) => ErrorKind::UnknownHost,
+                _ => ErrorKind::Unreachable,
+            },
             operation: format!("resolving {name}"),
-            detail: format!("no address for {name} within {} s", RESOLVE_CAP.as_secs()),
+            detail: match why {
+                NameError::TimedOut => format!("no answer within {} s", RESOLVE_CAP.as_secs()),
+                other => other.to_string(),
+            },
         });
     }
-    let path = &for_iscsiadm(configured, state);
     let adm = ctx.iscsiadm();
     let call = || ctx.deadline.capped(CALL_CAP);
     if !adm.record_exists(path, call())? {
-        create_record(ctx, path)?;
+        if reach == Reach::Answers {
+            create_record(ctx, path)?;
+        } else {
+            adm.new_record(path, call())?;
+        }
     }
     // The cluster owns logins: iscsid must not log in at boot behind Pacemaker's back.
     adm.update(path, "node.startup", "manual", call())?;
@@ -188,33 +260,101 @@ fn bring_up(ctx: &Ctx, configured: &Path, state: &InstanceState) -> Result<(), E
             adm.update(path, timer.key, &v.to_string(), call())?;
         }
     }
-    match adm.login(path, call())? {
+    let silent = || Error {
+        kind: ErrorKind::Unreachable,
+        operation: format!("login to {}", path.portal),
+        detail: format!(
+            "no TCP connection within {} s: record written, no login waited for",
+            net::REACH_TIMEOUT.as_secs()
+        ),
+    };
+    let login = match reach {
+        Reach::Answers => adm.login(path, call())?,
+        Reach::Silent => return Err(silent()),
+        Reach::SilentCheckLocal => match adm.login(path, ctx.deadline.capped(LOCAL_CHECK_CAP)) {
+            Ok(l) => l,
+            Err(e)
+                if matches!(
+                    e.kind,
+                    ErrorKind::IscsidDown
+                        | ErrorKind::DriverMissing
+                        | ErrorKind::NotInstalled
+                        | ErrorKind::Permission
+                ) =>
+            {
+                return Err(e)
+            }
+            Err(_) => return Err(silent()),
+        },
+    };
+    match login {
         Login::LoggedIn => tracing::info!("logged in to {configured}"),
         Login::AlreadyLoggedIn => tracing::info!("{configured}: already logged in"),
     }
     Ok(())
 }
 
+/// Asks the iSNS server at `server` for the target's portal: the one it lists (the first,
+/// if it lists several). The discovery writes node records; those it wrote for targets
+/// not managed here are removed.
+fn ask_isns(ctx: &Ctx, server: &Path) -> Result<Portal, Error> {
+    let adm = ctx.iscsiadm();
+    let call = ctx.deadline.capped(CALL_CAP);
+    let not_given = |detail: String| Error {
+        kind: ErrorKind::NotDiscovered,
+        operation: format!("iSNS discovery at {}", server.portal),
+        detail,
+    };
+    let before = adm.records(call).unwrap_or_default();
+    let found = adm
+        .discover("isns", &server.portal, call)
+        .map_err(|e| not_given(e.detailed()))?;
+    let mine: Vec<Path> = found
+        .iter()
+        .filter(|d| d.target == server.target.as_str())
+        .filter_map(|d| d.path())
+        .collect();
+    let Some(first) = mine.first() else {
+        return Err(not_given(format!(
+            "the server lists {} targets, not {}",
+            found.len(),
+            server.target
+        )));
+    };
+    if mine.len() > 1 {
+        tracing::warn!(
+            "the iSNS server at {} lists {} portals for {}: using {}",
+            server.portal,
+            mine.len(),
+            server.target,
+            first.portal
+        );
+    }
+    remove_strays(ctx, first, &before, &found);
+    tracing::info!(
+        "iSNS at {}: {} is at {}",
+        server.portal,
+        server.target,
+        first.portal
+    );
+    Ok(first.portal.clone())
+}
+
 fn create_record(ctx: &Ctx, path: &Path) -> Result<(), Error> {
     let adm = ctx.iscsiadm();
     let call = ctx.deadline.capped(CALL_CAP);
-    if let Some(kind) = ctx.config.discovery.as_iscsiadm() {
+    // iSNS was asked before (ask_isns); its record went missing since: a static one.
+    let discovery = match ctx.config.discovery {
+        Discovery::Isns => None,
+        d => d.as_iscsiadm(),
+    };
+    if let Some(kind) = discovery {
         let before = adm.records(call).unwrap_or_default();
         match adm.discover(kind, &path.portal, call) {
             Ok(found) if found.iter().any(|d| d.is(&path.target, &path.portal)) => {
                 tracing::info!("discovered {path}");
                 remove_strays(ctx, path, &before, &found);
                 return Ok(());
-            }
-            Ok(found) if ctx.config.discovery == Discovery::Isns => {
-                // iSNS lists what the server knows; a target it does not list may still
-                // answer its portal: a static record lets the login say so.
-                tracing::warn!(
-                    "the iSNS server at {} lists {} targets, not {}; writing a static record",
-                    path.portal,
-                    found.len(),
-                    path.target
-                );
             }
             Ok(found) => {
                 return Err(Error {
@@ -286,6 +426,9 @@ pub fn login_failure_status(kind: &ErrorKind, portal_answers: impl FnOnce() -> b
         }
         ErrorKind::Permission => Some(Status::ErrPerm),
         ErrorKind::Unreachable => None,
+        // A name the resolver does not know, a target the iSNS server does not list: the
+        // configuration, which a retry here will not mend.
+        ErrorKind::UnknownHost | ErrorKind::NotDiscovered => Some(Status::ErrGeneric),
         // A busy target refusing logins for now: start, and let the monitor come back with
         // its back-off. Failing here would have Pacemaker keep the instance off this node
         // (start-failure-is-fatal) in exactly the storm the back-off is for.
@@ -300,7 +443,12 @@ pub fn login_failure_status(kind: &ErrorKind, portal_answers: impl FnOnce() -> b
 
 /// Which failures are worth failing start for: those a retry elsewhere or later might fix,
 /// versus a peer that is simply not there (monitor reports that leg as degraded).
-fn conclude(ctx: &Ctx, observed: &[PathFacts], failures: &[(Path, Error)]) -> Outcome {
+fn conclude(
+    ctx: &Ctx,
+    observed: &[PathFacts],
+    failures: &[(Path, Error)],
+    state: Option<&InstanceState>,
+) -> Outcome {
     let down: Vec<_> = observed.iter().filter(|o| !o.logged_in()).collect();
     for o in &down {
         let Some((_, e)) = failures.iter().find(|(p, _)| *p == o.path) else {
@@ -313,9 +461,11 @@ fn conclude(ctx: &Ctx, observed: &[PathFacts], failures: &[(Path, Error)]) -> Ou
                 ),
             );
         };
-        let answers = || {
-            ctx.deadline.expired() || net::reachable(&o.path.portal, ctx.deadline.capped(net::REACH_TIMEOUT))
-        };
+        let portal = state
+            .map_or_else(|| o.path.clone(), |s| s.for_iscsiadm(&o.path))
+            .portal;
+        let answers =
+            || ctx.deadline.expired() || net::reachable(&portal, ctx.deadline.capped(net::REACH_TIMEOUT));
         if let Some(status) = login_failure_status(&e.kind, answers) {
             return Outcome::with(status, e.reason());
         }

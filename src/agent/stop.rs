@@ -103,21 +103,22 @@ fn ours(paths: &[Path], sysfs: &Sysfs, state: &InstanceState) -> Vec<(Path, Sess
     out
 }
 
-/// The record iscsiadm has for a session: the target at the address the kernel shows.
+/// The record iscsiadm has for a session: the target at the portal the kernel shows (the
+/// address a name resolved to, the portal an iSNS server gave), else as configured.
 fn record_of(session: &Session, configured: &Path) -> Path {
-    let addr = session
-        .connections
-        .first()
-        .and_then(|c| c.persistent_address.parse().ok());
-    match (&configured.portal.host, addr) {
-        (Host::Name(_), Some(ip)) => Path {
+    let shown = session.connections.first().and_then(|c| {
+        let ip = c.persistent_address.parse().ok()?;
+        Some(Portal {
+            host: Host::Ip(ip),
+            port: c.persistent_port,
+        })
+    });
+    match shown {
+        Some(portal) => Path {
             target: configured.target.clone(),
-            portal: Portal {
-                host: Host::Ip(ip),
-                port: configured.portal.port,
-            },
+            portal,
         },
-        _ => configured.clone(),
+        None => configured.clone(),
     }
 }
 

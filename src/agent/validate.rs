@@ -36,7 +36,10 @@ pub fn window_report(ctx: &Ctx, paths: &[Path]) -> Report {
         token: ctx.config.token_ms.map(|t| (t as i64, "parameter token_ms")),
         consensus: None,
     };
-    window::for_paths(&host, paths, &window, &over, ctx.deadline)
+    // A host-name portal's session and record carry the address start recorded.
+    let state = ctx.store.load().into_state();
+    let paths: Vec<Path> = paths.iter().map(|p| state.for_iscsiadm(p)).collect();
+    window::for_paths(&host, &paths, &window, &over, ctx.deadline)
 }
 
 /// Logs every finding outside the window; under `enforce`, an error refuses the action.
@@ -61,22 +64,22 @@ pub fn timeout_policy(ctx: &Ctx, paths: &[Path]) -> Option<Outcome> {
 pub fn log_findings(report: &Report) {
     tracing::debug!(
         "Corosync token {} ms ({}), consensus {} ms ({})",
-        report.window.token_ms.value,
+        report.window.token_ms.shown(),
         report.window.token_ms.source,
-        report.window.consensus_ms.value,
+        report.window.consensus_ms.shown(),
         report.window.consensus_ms.source
     );
     for p in &report.paths {
         let t = &p.timers;
         let figures = format!(
             "[noop_out_interval {} s from {}, noop_out_timeout {} s from {}, replacement_timeout {} s from {}; token {} ms from {}]",
-            t.noop_out_interval.value,
+            t.noop_out_interval.shown(),
             t.noop_out_interval.source,
-            t.noop_out_timeout.value,
+            t.noop_out_timeout.shown(),
             t.noop_out_timeout.source,
-            t.replacement_timeout.value,
+            t.replacement_timeout.shown(),
             t.replacement_timeout.source,
-            report.window.token_ms.value,
+            report.window.token_ms.shown(),
             report.window.token_ms.source
         );
         for f in &p.findings {

@@ -75,7 +75,7 @@ pub fn run(a: CheckTimeouts) -> i32 {
         consensus: a.consensus_ms.map(|c| (c, "--consensus-ms")),
     };
     let report = window::inspect_host(&host, &window, &over, deadline);
-    let rec = timeouts::recommend(report.window.token_ms.value, report.window.consensus_ms.value);
+    let rec = timeouts::recommend(&report.window);
     if a.json {
         let mut v = serde_json::to_value(&report).unwrap_or_default();
         v["exit_code"] = timeouts::exit_code(report.verdict).into();
@@ -87,41 +87,55 @@ pub fn run(a: CheckTimeouts) -> i32 {
         print_report(&report);
         if a.recommend {
             println!();
-            println!(
-                "Timers that fit token {} ms and consensus {} ms:",
-                report.window.token_ms.value, report.window.consensus_ms.value
-            );
-            println!("  in /etc/iscsi/iscsid.conf (new node records) or with iscsiadm -m node -o update:");
-            println!(
-                "    node.conn[0].timeo.noop_out_interval = {}",
-                rec.noop_out_interval
-            );
-            println!(
-                "    node.conn[0].timeo.noop_out_timeout = {}",
-                rec.noop_out_timeout
-            );
-            println!(
-                "    node.session.timeo.replacement_timeout = {}",
-                rec.replacement_timeout
-            );
-            println!("  as agent parameters (written to the records at start):");
-            println!(
-                "    noop_out_interval={} noop_out_timeout={} replacement_timeout={}",
-                rec.noop_out_interval, rec.noop_out_timeout, rec.replacement_timeout
-            );
+            match rec {
+                Some(rec) => print_recommendation(&report, &rec),
+                None => println!(
+                    "No timers to recommend: the Corosync token ({}) or consensus ({}) is not usable.",
+                    report.window.token_ms.shown(),
+                    report.window.consensus_ms.shown()
+                ),
+            }
         }
     }
     timeouts::exit_code(report.verdict)
 }
 
+fn print_recommendation(report: &Report, rec: &timeouts::Recommendation) {
+    println!(
+        "Timers that fit token {} ms and consensus {} ms:",
+        report.window.token_ms.shown(),
+        report.window.consensus_ms.shown()
+    );
+    println!("  in /etc/iscsi/iscsid.conf (new node records) or with iscsiadm -m node -o update:");
+    println!(
+        "    node.conn[0].timeo.noop_out_interval = {}",
+        rec.noop_out_interval
+    );
+    println!(
+        "    node.conn[0].timeo.noop_out_timeout = {}",
+        rec.noop_out_timeout
+    );
+    println!(
+        "    node.session.timeo.replacement_timeout = {}",
+        rec.replacement_timeout
+    );
+    println!("  as agent parameters (written to the records at start):");
+    println!(
+        "    noop_out_interval={} noop_out_timeout={} replacement_timeout={}",
+        rec.noop_out_interval, rec.noop_out_timeout, rec.replacement_timeout
+    );
+}
+
 fn print_report(r: &Report) {
     println!(
         "Corosync token     {:>6} ms  ({})",
-        r.window.token_ms.value, r.window.token_ms.source
+        r.window.token_ms.shown(),
+        r.window.token_ms.source
     );
     println!(
         "Corosync consensus {:>6} ms  ({})",
-        r.window.consensus_ms.value, r.window.consensus_ms.source
+        r.window.consensus_ms.shown(),
+        r.window.consensus_ms.source
     );
     for p in &r.paths {
         println!();
@@ -131,7 +145,7 @@ fn print_report(r: &Report) {
             ("noop_out_timeout", &p.timers.noop_out_timeout),
             ("replacement_timeout", &p.timers.replacement_timeout),
         ] {
-            println!("  {name:<20} {:>4} s  ({})", f.value, f.source);
+            println!("  {name:<20} {:>4} s  ({})", f.shown(), f.source);
         }
         for f in &p.findings {
             let word = match f.severity {
@@ -144,6 +158,22 @@ fn print_report(r: &Report) {
     }
     println!();
     let (e, w) = (r.count(Severity::Error), r.count(Severity::Warning));
+    // A window figure is judged with every path: count each figure once.
+    let unusable = r
+        .paths
+        .iter()
+        .flat_map(|p| &p.findings)
+        .filter(|f| f.rule == timeouts::RULE_UNUSABLE || f.rule == timeouts::RULE_OUT_OF_RANGE)
+        .map(|f| f.message.as_str())
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
+    if unusable > 0 {
+        println!(
+            "verdict: CANNOT JUDGE the window, {unusable} figure{} not usable or out of range",
+            plural(unusable)
+        );
+        return;
+    }
     println!(
         "{}",
         match r.verdict {

@@ -174,4 +174,37 @@ mod tests {
             vec![("peers".to_string(), "a=iqn.2025-01.x:a@1.2.3.4".to_string())]
         );
     }
+
+    #[test]
+    fn a_cib_written_by_pacemaker_s_tools() {
+        // tests/fixtures/cib/make-cib-fixtures.sh: cibadmin, crm_attribute, crm_simulate.
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/cib/two-node-clone.xml"
+        ))
+        .unwrap();
+        let cib = parse(&text);
+        assert_eq!(cib.primitives.len(), 1);
+        assert_eq!(cib.primitives[0].id, "mirror");
+        assert_eq!(
+            cib.primitives[0].params.len(),
+            5,
+            "{:?}",
+            cib.primitives[0].params
+        );
+        let b = cib.node("storage-b").unwrap();
+        assert_eq!(
+            b.permanent.get("iscsi-mirror-outdated").map(String::as_str),
+            Some("1")
+        );
+        assert_eq!(
+            b.transient.get("#health-iscsi-mirror").map(String::as_str),
+            Some("green")
+        );
+        let a = cib.node("storage-a").unwrap();
+        assert_eq!(
+            a.transient.get("#health-iscsi-mirror").map(String::as_str),
+            Some("yellow")
+        );
+    }
 }

@@ -122,8 +122,27 @@ pub fn judge(z: &ZfsFigures, stall_ms: Option<i64>) -> Vec<Finding> {
         }
         None => {}
     }
-    if let (Some(i), Some(fi)) = (&z.interval_ms, &z.fail_intervals) {
-        let fail = fail_time_ms(i.value, fi.value);
+    // A module parameter that does not read as a number is said, not guessed.
+    for fig in [&z.interval_ms, &z.fail_intervals, &z.import_intervals]
+        .into_iter()
+        .flatten()
+    {
+        if let (None, Some(why)) = (fig.value, &fig.problem) {
+            out.push(f(
+                Severity::Error,
+                "mmp-figures",
+                format!("{}: {why}", fig.source),
+            ));
+        }
+    }
+    let value = |fig: &Option<Figure>| fig.as_ref().and_then(|f| f.value);
+    if let (Some(i), Some(fi), Some(iv), Some(fiv)) = (
+        &z.interval_ms,
+        &z.fail_intervals,
+        value(&z.interval_ms),
+        value(&z.fail_intervals),
+    ) {
+        let fail = fail_time_ms(iv, fiv);
         if fail == 0 {
             out.push(f(
                 Severity::Warning,
@@ -140,8 +159,8 @@ pub fn judge(z: &ZfsFigures, stall_ms: Option<i64>) -> Vec<Finding> {
                 format!(
                     "MMP fail time {:.1} s (interval {} ms x fail_intervals {}) <= the iSCSI stall {:.1} s: a pool whose only healthy leaves are remote is suspended during an iSCSI outage",
                     fail as f64 / 1000.0,
-                    i.value,
-                    fi.value,
+                    iv,
+                    fiv,
                     stall as f64 / 1000.0
                 ),
             ));
@@ -152,9 +171,9 @@ pub fn judge(z: &ZfsFigures, stall_ms: Option<i64>) -> Vec<Finding> {
                 format!(
                     "MMP fail time {:.1} s (interval {} ms from {}, x fail_intervals {} from {}){}",
                     fail as f64 / 1000.0,
-                    i.value,
+                    iv,
                     i.source,
-                    fi.value,
+                    fiv,
                     fi.source,
                     stall_ms
                         .map(|s| format!(" > the iSCSI stall {:.1} s", s as f64 / 1000.0))
@@ -162,8 +181,8 @@ pub fn judge(z: &ZfsFigures, stall_ms: Option<i64>) -> Vec<Finding> {
                 ),
             ));
         }
-        if let Some(ii) = &z.import_intervals {
-            let wait = import_wait_ms(i.value, fi.value, ii.value);
+        if let Some(iiv) = value(&z.import_intervals) {
+            let wait = import_wait_ms(iv, fiv, iiv);
             out.push(f(
                 Severity::Ok,
                 "mmp-import-wait",

@@ -64,14 +64,25 @@ pub enum Plan {
 
 /// `r` in [0, 1) is the random draw (the caller's RNG; tests pass fixed values).
 /// `budget_ms`: how long this monitor may wait before its attempt.
-pub fn plan(b: &Backoff, now_ms: u64, jitter_ms: u64, budget_ms: u64, r: f64) -> Plan {
-    let jittered = (jitter_ms as f64 * r.clamp(0.0, 1.0)) as u64;
+pub fn plan(b: &Backoff, now_ms: u64, pace: Pace, budget_ms: u64, r: f64) -> Plan {
+    let jittered = (pace.jitter_ms as f64 * r.clamp(0.0, 1.0)) as u64;
     if b.failures == 0 || b.next_attempt_ms <= now_ms {
         return Plan::Attempt {
             delay_ms: jittered.min(budget_ms),
         };
     }
+    // No back-off is longer than one interval and its window. A later time in the state
+    // file (the clock stepped back, or the file says something absurd) cannot be trusted,
+    // and deferring to it would defer at every monitor, for ever: attempt now, at a
+    // jittered moment within what this monitor may wait.
+    let window = window_ms(b.failures, pace.jitter_ms);
+    let longest = pace.interval_ms.saturating_add(window);
     let wait = b.next_attempt_ms - now_ms;
+    if wait > longest {
+        return Plan::Attempt {
+            delay_ms: jittered.min(budget_ms),
+        };
+    }
     if wait <= budget_ms {
         Plan::Attempt { delay_ms: wait }
     } else {
@@ -178,7 +189,7 @@ impl Reconnect {
         kernel_session: bool,
     ) -> (Reconnect, Step) {
         let rc = Reconnect { pace, kernel_session };
-        let step = match plan(b, now_ms, pace.jitter_ms, budget_ms, r) {
+        let step = match plan(b, now_ms, pace, budget_ms, r) {
             Plan::Defer { next_in_ms } => Step::Done(Try::Deferred {
                 attempt: b.failures,
                 next_in_s: next_in_ms.div_ceil(1000),
@@ -233,6 +244,14 @@ impl Reconnect {
 mod tests {
     use super::*;
 
+    /// Only a jitter, no monitor interval known (a monitor run by hand).
+    fn jit(jitter_ms: u64) -> Pace {
+        Pace {
+            jitter_ms,
+            interval_ms: 0,
+        }
+    }
+
     const PACE: Pace = Pace {
         jitter_ms: 2000,
         interval_ms: 10_000,
@@ -250,11 +269,14 @@ mod tests {
     fn the_first_attempt_waits_a_full_jitter_within_the_budget() {
         let b = Backoff::default();
         assert_eq!(
-            plan(&b, 1000, 2000, 10_000, 0.5),
+            plan(&b, 1000, jit(2000), 10_000, 0.5),
             Plan::Attempt { delay_ms: 1000 }
         );
-        assert_eq!(plan(&b, 1000, 2000, 300, 0.5), Plan::Attempt { delay_ms: 300 });
-        assert_eq!(plan(&b, 1000, 0, 10_000, 0.9), Plan::Attempt { delay_ms: 0 });
+        assert_eq!(
+            plan(&b, 1000, jit(2000), 300, 0.5),
+            Plan::Attempt { delay_ms: 300 }
+        );
+        assert_eq!(plan(&b, 1000, jit(0), 10_000, 0.9), Plan::Attempt { delay_ms: 0 });
     }
 
     #[test]
@@ -266,17 +288,17 @@ mod tests {
         assert_eq!(b.next_attempt_ms, 23_960);
         // The next monitor, 10.4 s after the failure, with 2 s to spare: not in this one.
         assert_eq!(
-            plan(&b, 20_400, 2000, 2000, 0.0),
+            plan(&b, 20_400, jit(2000), 2000, 0.0),
             Plan::Defer { next_in_ms: 3560 }
         );
         // With enough budget it waits for the back-off's end.
         assert_eq!(
-            plan(&b, 20_400, 2000, 5000, 0.0),
+            plan(&b, 20_400, jit(2000), 5000, 0.0),
             Plan::Attempt { delay_ms: 3560 }
         );
         // Once passed, a fresh jitter spreads the runs that all find it passed.
         assert_eq!(
-            plan(&b, 30_000, 2000, 5000, 0.25),
+            plan(&b, 30_000, jit(2000), 5000, 0.25),
             Plan::Attempt { delay_ms: 500 }
         );
         for _ in 0..10 {
@@ -420,5 +442,61 @@ mod tests {
         }
         assert!(is_fatal(&ErrorKind::AuthFailed) && !is_fatal(&ErrorKind::LoginFailed));
         assert!(!is_fatal(&ErrorKind::TimedOut));
+    }
+
+    #[test]
+    fn a_back_off_beyond_its_bound_is_not_trusted_and_never_defers_for_ever() {
+        // The end of time, with the most failures a count holds: attempt in this monitor,
+        // at the jittered moment (1000 of 2000 ms), within what it may wait.
+        let b = Backoff {
+            failures: u32::MAX,
+            next_attempt_ms: u64::MAX,
+            ..Default::default()
+        };
+        assert_eq!(
+            plan(&b, 1000, jit(2000), 5000, 0.5),
+            Plan::Attempt { delay_ms: 1000 }
+        );
+        assert_eq!(
+            plan(&b, 1000, jit(2000), 300, 0.5),
+            Plan::Attempt { delay_ms: 300 }
+        );
+        // The same plan at every later monitor: nothing in the file can hold a leg down.
+        assert_eq!(
+            plan(&b, 999_000, PACE, 5000, 0.5),
+            Plan::Attempt { delay_ms: 1000 }
+        );
+        // One step past the bound (interval + window) is distrusted; at the bound is honoured.
+        let bound = PACE.interval_ms + window_ms(1, PACE.jitter_ms);
+        let past = Backoff {
+            failures: 1,
+            next_attempt_ms: 1000 + bound + 1,
+            ..Default::default()
+        };
+        assert_eq!(
+            plan(&past, 1000, PACE, 100_000, 0.0),
+            Plan::Attempt { delay_ms: 0 }
+        );
+        let at = Backoff {
+            next_attempt_ms: 1000 + bound,
+            ..past.clone()
+        };
+        assert_eq!(
+            plan(&at, 1000, PACE, 100_000, 0.0),
+            Plan::Attempt { delay_ms: bound }
+        );
+        assert_eq!(
+            plan(&at, 1000, PACE, 5000, 0.0),
+            Plan::Defer { next_in_ms: bound }
+        );
+        // Arithmetic at the extremes saturates.
+        let mut b = b;
+        let huge = Pace {
+            jitter_ms: u64::MAX,
+            interval_ms: u64::MAX,
+        };
+        after_failure(&mut b, u64::MAX, huge, 1.0, "x");
+        assert_eq!(b.failures, u32::MAX);
+        let _ = plan(&b, u64::MAX, huge, u64::MAX, 1.0);
     }
 }

@@ -7,19 +7,71 @@
 
 use serde::Serialize;
 
-/// A number and where it came from: every figure printed says its source.
+/// The largest token a Corosync is run with here: beyond ten minutes a value is a typo or
+/// garbage, not a setting (Corosync's own defaults are seconds).
+pub const TOKEN_MAX_MS: i64 = 600_000;
+/// Consensus: 1.2 x the largest token.
+pub const CONSENSUS_MAX_MS: i64 = 720_000;
+/// An iSCSI timer beyond a day (either way) is no timer anyone set.
+pub const TIMER_MAX_S: i64 = 86_400;
+
+/// A number and where it came from: every figure printed says its source. A source that
+/// holds no usable number (garbage, a number no integer holds, an overflowing sum) gives
+/// a figure without a value and the reason, never a wrapped or defaulted one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Figure {
-    pub value: i64,
+    pub value: Option<i64>,
     pub source: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
 }
 
 impl Figure {
     pub fn new(value: i64, source: impl Into<String>) -> Figure {
         Figure {
-            value,
+            value: Some(value),
             source: source.into(),
+            problem: None,
         }
+    }
+
+    /// A source that holds no usable number, and why.
+    pub fn unusable(source: impl Into<String>, problem: impl Into<String>) -> Figure {
+        Figure {
+            value: None,
+            source: source.into(),
+            problem: Some(problem.into()),
+        }
+    }
+
+    /// A source's text, as a figure: a whole number, or unusable with the text quoted.
+    pub fn parse(text: &str, unit: &str, source: impl Into<String>) -> Figure {
+        match text.trim().parse::<i64>() {
+            Ok(v) => Figure::new(v, source),
+            Err(_) => Figure::unusable(
+                source,
+                format!(
+                    "'{}' is not a whole number of {unit}",
+                    crate::text::printable(text.trim())
+                ),
+            ),
+        }
+    }
+
+    /// A figure computed from this one; `f` returns None when the result overflows.
+    pub fn derive(&self, source: impl Into<String>, f: impl FnOnce(i64) -> Option<i64>) -> Figure {
+        match self.value {
+            Some(v) => match f(v) {
+                Some(d) => Figure::new(d, source),
+                None => Figure::unusable(source, format!("computed from {v}, it overflows")),
+            },
+            None => Figure::unusable(source, "computed from a figure that is not usable"),
+        }
+    }
+
+    /// The number for people, or "?".
+    pub fn shown(&self) -> String {
+        self.value.map_or_else(|| "?".to_string(), |v| v.to_string())
     }
 }
 
@@ -54,19 +106,82 @@ pub struct Finding {
     pub message: String,
 }
 
+/// Rules of a figure that cannot be judged with: no usable number, or one out of range.
+pub const RULE_UNUSABLE: &str = "figure-unusable";
+pub const RULE_OUT_OF_RANGE: &str = "figure-out-of-range";
+
 fn secs(ms: i64) -> String {
     format!("{:.1} s", ms as f64 / 1000.0)
 }
 
-/// Applies every rule; the findings say what holds and by how much.
+/// Each figure's number when it is usable and within its range; else the findings saying
+/// which figure, what it holds and where it came from.
+fn usable(w: &Window, t: &Timers) -> Result<[i64; 5], Vec<Finding>> {
+    let checks: [(&str, &Figure, i64, i64, &str); 5] = [
+        ("token", &w.token_ms, 1, TOKEN_MAX_MS, "ms"),
+        ("consensus", &w.consensus_ms, 1, CONSENSUS_MAX_MS, "ms"),
+        ("noop_out_interval", &t.noop_out_interval, 0, TIMER_MAX_S, "s"),
+        ("noop_out_timeout", &t.noop_out_timeout, 0, TIMER_MAX_S, "s"),
+        (
+            "replacement_timeout",
+            &t.replacement_timeout,
+            -TIMER_MAX_S,
+            TIMER_MAX_S,
+            "s",
+        ),
+    ];
+    let mut values = [0i64; 5];
+    let mut bad = Vec::new();
+    for (i, (name, f, min, max, unit)) in checks.into_iter().enumerate() {
+        match f.value {
+            None => bad.push(Finding {
+                severity: Severity::Error,
+                rule: RULE_UNUSABLE,
+                message: format!(
+                    "{name} is not usable ({}), from {}; fix it there",
+                    f.problem.as_deref().unwrap_or("no number"),
+                    f.source
+                ),
+            }),
+            Some(v) if v < min || v > max => bad.push(Finding {
+                severity: Severity::Error,
+                rule: RULE_OUT_OF_RANGE,
+                message: format!(
+                    "{name} {v} {unit} is outside {min}..{max} {unit}, from {}; fix it there",
+                    f.source
+                ),
+            }),
+            Some(v) => values[i] = v,
+        }
+    }
+    if bad.is_empty() {
+        Ok(values)
+    } else {
+        Err(bad)
+    }
+}
+
+/// Applies every rule; the findings say what holds and by how much. A figure that is not
+/// usable or out of range is an error of its own, and the window is not judged with it.
 pub fn judge(w: &Window, t: &Timers) -> Vec<Finding> {
-    let (i, p, r) = (
-        t.noop_out_interval.value,
-        t.noop_out_timeout.value,
-        t.replacement_timeout.value,
-    );
-    let token = w.token_ms.value;
-    let consensus = w.consensus_ms.value;
+    let [token, consensus, i, p, r] = match usable(w, t) {
+        Ok(v) => v,
+        Err(bad) => return bad,
+    };
+    match judge_usable(token, consensus, i, p, r) {
+        Some(findings) => findings,
+        // Not reachable within the ranges above; an error rather than a wrapped sum.
+        None => vec![Finding {
+            severity: Severity::Error,
+            rule: RULE_OUT_OF_RANGE,
+            message: format!(
+                "the window's arithmetic overflows (token {token} ms, consensus {consensus} ms, timers {i}/{p}/{r} s)"
+            ),
+        }],
+    }
+}
+
+fn judge_usable(token: i64, consensus: i64, i: i64, p: i64, r: i64) -> Option<Vec<Finding>> {
     let mut out = Vec::new();
     let f = |severity, rule, message: String| Finding {
         severity,
@@ -88,7 +203,7 @@ pub fn judge(w: &Window, t: &Timers) -> Vec<Finding> {
             format!("replacement_timeout {r} s: I/O on a dead session is queued forever"),
         ));
     }
-    let detection = (i + p) * 1000;
+    let detection = i.checked_add(p)?.checked_mul(1000)?;
     if i > 0 && p > 0 {
         if detection > token {
             out.push(f(
@@ -98,7 +213,7 @@ pub fn judge(w: &Window, t: &Timers) -> Vec<Finding> {
                     "detection {} > token {}, late by {}: the storage notices a dead peer after Corosync does",
                     secs(detection),
                     secs(token),
-                    secs(detection - token)
+                    secs(detection.checked_sub(token)?)
                 ),
             ));
         } else {
@@ -109,11 +224,11 @@ pub fn judge(w: &Window, t: &Timers) -> Vec<Finding> {
                     "detection {} <= token {}, margin {}",
                     secs(detection),
                     secs(token),
-                    secs(token - detection)
+                    secs(token.checked_sub(detection)?)
                 ),
             ));
         }
-        if detection * 2 < token {
+        if detection.checked_mul(2)? < token {
             out.push(f(
                 Severity::Warning,
                 "detection-not-trigger-happy",
@@ -126,8 +241,8 @@ pub fn judge(w: &Window, t: &Timers) -> Vec<Finding> {
         }
     }
     if r >= 0 && i > 0 && p > 0 {
-        let stall = detection + r * 1000;
-        let window = token + consensus;
+        let stall = detection.checked_add(r.checked_mul(1000)?)?;
+        let window = token.checked_add(consensus)?;
         if stall > window {
             out.push(f(
                 Severity::Warning,
@@ -136,7 +251,7 @@ pub fn judge(w: &Window, t: &Timers) -> Vec<Finding> {
                     "I/O stall {} > token + consensus {}, by {}: pool I/O still stalls after the cluster re-formed",
                     secs(stall),
                     secs(window),
-                    secs(stall - window)
+                    secs(stall.checked_sub(window)?)
                 ),
             ));
         } else {
@@ -147,12 +262,12 @@ pub fn judge(w: &Window, t: &Timers) -> Vec<Finding> {
                     "I/O stall {} <= token + consensus {}, margin {}",
                     secs(stall),
                     secs(window),
-                    secs(window - stall)
+                    secs(window.checked_sub(stall)?)
                 ),
             ));
         }
     }
-    out
+    Some(out)
 }
 
 pub fn worst(findings: &[Finding]) -> Severity {
@@ -177,15 +292,23 @@ pub struct Recommendation {
     pub replacement_timeout: i64,
 }
 
-pub fn recommend(token_ms: i64, consensus_ms: i64) -> Recommendation {
+/// Timers for a usable window; None when its token or consensus is not usable or out of
+/// range (nothing sensible fits a garbage window).
+pub fn recommend(w: &Window) -> Option<Recommendation> {
+    let (token_ms, consensus_ms) = (w.token_ms.value?, w.consensus_ms.value?);
+    if !(1..=TOKEN_MAX_MS).contains(&token_ms) || !(1..=CONSENSUS_MAX_MS).contains(&consensus_ms) {
+        return None;
+    }
     let half = (token_ms / 2 / 1000).max(1);
-    let detection = 2 * half;
-    let replacement = ((token_ms + consensus_ms) / 1000 - detection).max(1);
-    Recommendation {
+    let detection = half.checked_mul(2)?;
+    let replacement = (token_ms.checked_add(consensus_ms)? / 1000)
+        .checked_sub(detection)?
+        .max(1);
+    Some(Recommendation {
         noop_out_interval: half,
         noop_out_timeout: half,
         replacement_timeout: replacement,
-    }
+    })
 }
 
 #[cfg(test)]
@@ -292,6 +415,69 @@ mod tests {
     }
 
     #[test]
+    fn absurd_figures_are_errors_that_name_the_figure_and_its_source() {
+        for token in [i64::MAX, i64::from(u32::MAX), 600_001, 0, -1, i64::MIN] {
+            let f = judge(&window(token, 4800), &timers(2, 2, 5));
+            assert_eq!(worst(&f), Severity::Error, "{token}: {f:?}");
+            assert_eq!(f.len(), 1, "{f:?}");
+            assert_eq!(f[0].rule, RULE_OUT_OF_RANGE);
+            assert!(
+                f[0].message
+                    .starts_with(&format!("token {token} ms is outside 1..600000 ms, from test")),
+                "{}",
+                f[0].message
+            );
+            assert!(recommend(&window(token, 4800)).is_none());
+        }
+        for (i, p, r) in [
+            (i64::MAX, 2, 5),
+            (2, i64::MAX, 5),
+            (2, 2, i64::MAX),
+            (2, 2, i64::MIN),
+            (-1, 2, 5),
+            (2, 2, 86_401),
+        ] {
+            let f = judge(&window(4000, 4800), &timers(i, p, r));
+            assert_eq!(
+                rules(&f, Severity::Error),
+                vec![RULE_OUT_OF_RANGE],
+                "{i}/{p}/{r}: {f:?}"
+            );
+        }
+        let garbage = Window {
+            token_ms: Figure::parse("99999999999999999999", "ms", "corosync.conf totem.token"),
+            consensus_ms: Figure::new(4800, "test"),
+        };
+        let f = judge(&garbage, &timers(2, 2, 5));
+        assert_eq!(rules(&f, Severity::Error), vec![RULE_UNUSABLE]);
+        assert!(
+            f[0].message
+                .contains("'99999999999999999999' is not a whole number of ms")
+                && f[0].message.contains("from corosync.conf totem.token"),
+            "{}",
+            f[0].message
+        );
+        assert!(recommend(&garbage).is_none());
+        // The largest usable figures judge without overflow.
+        let f = judge(
+            &window(TOKEN_MAX_MS, CONSENSUS_MAX_MS),
+            &timers(TIMER_MAX_S, TIMER_MAX_S, TIMER_MAX_S),
+        );
+        assert!(!f.iter().any(|f| f.rule.starts_with("figure-")), "{f:?}");
+    }
+
+    #[test]
+    fn derived_figures_overflow_into_unusable_ones() {
+        let big = Figure::new(i64::MAX, "x");
+        let d = big.derive("1.2 x token", |t| t.checked_mul(12).map(|v| v / 10));
+        assert_eq!(d.value, None);
+        assert!(d.problem.unwrap().contains("overflows"));
+        let d = Figure::unusable("x", "garbage").derive("y", Some);
+        assert_eq!(d.value, None);
+        assert_eq!(Figure::parse(" 42 ", "s", "x").value, Some(42));
+    }
+
+    #[test]
     fn recommendations_pass_their_own_rules() {
         for (t, c) in [
             (2000, 2400),
@@ -300,7 +486,7 @@ mod tests {
             (4650, 5580),
             (10000, 12000),
         ] {
-            let r = recommend(t, c);
+            let r = recommend(&window(t, c)).unwrap();
             let f = judge(
                 &window(t, c),
                 &timers(r.noop_out_interval, r.noop_out_timeout, r.replacement_timeout),
@@ -308,7 +494,7 @@ mod tests {
             assert_eq!(worst(&f), Severity::Ok, "{t}/{c}: {r:?} {f:?}");
         }
         assert_eq!(
-            recommend(4000, 4800),
+            recommend(&window(4000, 4800)).unwrap(),
             Recommendation {
                 noop_out_interval: 2,
                 noop_out_timeout: 2,

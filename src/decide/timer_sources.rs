@@ -48,16 +48,14 @@ fn pick(
     if let Some((v, src)) = live {
         return Figure::new(v, src);
     }
-    if let Some(v) = inputs
-        .record
-        .and_then(|r| r.get(key))
-        .and_then(|v| v.parse().ok())
-    {
-        return Figure::new(v, format!("node record {key}"));
+    // A value that is there but no number is reported as such, not skipped for the next
+    // source: open-iscsi would not use the next source either.
+    if let Some(v) = inputs.record.and_then(|r| r.get(key)) {
+        return Figure::parse(v, "seconds", format!("node record {key}"));
     }
     if let Some((conf, path)) = &inputs.iscsid_conf {
-        if let Some(v) = conf.get(key).and_then(|v| v.parse().ok()) {
-            return Figure::new(v, format!("{path} {key}"));
+        if let Some(v) = conf.get(key) {
+            return Figure::parse(v, "seconds", format!("{path} {key}"));
         }
     }
     Figure::new(default, "open-iscsi built-in default")
@@ -116,11 +114,11 @@ mod tests {
         let t = figures(&inputs, &over);
         assert_eq!(
             (t.noop_out_interval.value, t.noop_out_interval.source.as_str()),
-            (2, "--noop-out-interval")
+            (Some(2), "--noop-out-interval")
         );
-        assert_eq!(t.noop_out_timeout.value, 3);
+        assert_eq!(t.noop_out_timeout.value, Some(3));
         assert!(t.noop_out_timeout.source.starts_with("node record"));
-        assert_eq!(t.replacement_timeout.value, 15);
+        assert_eq!(t.replacement_timeout.value, Some(15));
         assert!(t.replacement_timeout.source.starts_with("/etc/iscsi/iscsid.conf"));
         let bare = figures(
             &Inputs {
@@ -136,9 +134,35 @@ mod tests {
                 bare.noop_out_timeout.value,
                 bare.replacement_timeout.value
             ),
-            (5, 5, 120)
+            (Some(5), Some(5), Some(120))
         );
         assert_eq!(bare.replacement_timeout.source, "open-iscsi built-in default");
+    }
+
+    #[test]
+    fn a_value_that_is_no_number_is_unusable_not_skipped() {
+        let record: BTreeMap<String, String> = [(
+            REPLACEMENT_TIMEOUT_KEY.to_string(),
+            "99999999999999999999".to_string(),
+        )]
+        .into();
+        let conf: BTreeMap<String, String> = [(REPLACEMENT_TIMEOUT_KEY.to_string(), "15".to_string())].into();
+        let t = figures(
+            &Inputs {
+                session: None,
+                record: Some(&record),
+                iscsid_conf: Some((&conf, "/etc/iscsi/iscsid.conf".into())),
+            },
+            &Overrides::default(),
+        );
+        assert_eq!(t.replacement_timeout.value, None);
+        assert!(t.replacement_timeout.source.starts_with("node record"));
+        assert!(t
+            .replacement_timeout
+            .problem
+            .as_deref()
+            .unwrap()
+            .contains("99999999999999999999"));
     }
 
     #[test]

@@ -124,8 +124,18 @@ pub enum Reason {
     },
 }
 
+/// Whether the paths can be named in a reason that must fit Pacemaker's 128 characters.
+fn fits(items: &[String]) -> bool {
+    items.len() < 2 || items.join(", ").len() <= 40
+}
+
+/// The paths for such a reason: named when they fit, else counted (status lists them all).
 fn list(items: &[String]) -> String {
-    items.join(", ")
+    if fits(items) {
+        items.join(", ")
+    } else {
+        format!("{} paths", items.len())
+    }
 }
 
 fn duration(s: u64) -> String {
@@ -169,9 +179,10 @@ impl Reason {
 
     pub fn describe(&self) -> String {
         match self {
-            Reason::PathsDown { leg, down, total } => {
+            Reason::PathsDown { leg, down, total } if fits(down) => {
                 format!("{leg}: {} of {total} paths down: {}", down.len(), list(down))
             }
+            Reason::PathsDown { leg, down, total } => format!("{leg}: {} of {total} paths down", down.len()),
             Reason::PeerAway { leg, peer, down } => format!(
                 "{leg} is {}: leg down as expected ({}); no reconnect until it returns",
                 peer.describe(),
@@ -397,6 +408,36 @@ mod tests {
         let v = Verdict::combine(&[degraded("b"), failed]);
         assert_eq!(v.kind, Kind::Failed);
         assert!(v.describe().unwrap().starts_with("login refused; restart needed"));
+    }
+
+    #[test]
+    fn many_paths_are_counted_so_the_reason_fits_pacemaker_s_128_characters() {
+        let six: Vec<String> = (11..17).map(|i| format!("[fd00::{i}]:3260 no session")).collect();
+        for r in [
+            Reason::StorageNetworkDown {
+                leg: "storage-b".into(),
+                cluster: PeerState::Unknown,
+                down: six.clone(),
+            },
+            Reason::PathsDown {
+                leg: "storage-b".into(),
+                down: six.clone(),
+                total: 8,
+            },
+            Reason::ProbeLegDown { paths: six.clone() },
+        ] {
+            let d = r.describe();
+            assert!(
+                d.len() <= 128 && (d.contains("6 paths") || d.contains("6 of 8")),
+                "{d}"
+            );
+        }
+        let one = Reason::PathsDown {
+            leg: "storage-b".into(),
+            down: six[..1].to_vec(),
+            total: 2,
+        };
+        assert!(one.describe().ends_with("[fd00::11]:3260 no session"));
     }
 
     #[test]

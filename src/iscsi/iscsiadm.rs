@@ -22,8 +22,14 @@ pub enum ErrorKind {
     LoginFailed,
     /// 24: CHAP or ACL refused us.
     AuthFailed,
+    /// 4 (connection failure: a name iscsid could not resolve, a connection that broke),
     /// 8 (transport timeout), 11 (PDU timeout): the portal did not answer.
     Unreachable,
+    /// Not iscsiadm's: the portal's host name does not resolve (the resolver knows no
+    /// such name), so there is nothing to log in to.
+    UnknownHost,
+    /// Not iscsiadm's: the discovery server (iSNS) gave no portal for the target.
+    NotDiscovered,
     /// 19: the target refused the login for good (unknown target, ACL).
     LoginRefused,
     /// 20, 18: iscsid is not running or not answering.
@@ -39,7 +45,7 @@ impl ErrorKind {
     pub fn from_code(code: i32) -> ErrorKind {
         match code {
             5 => ErrorKind::LoginFailed,
-            8 | 11 => ErrorKind::Unreachable,
+            4 | 8 | 11 => ErrorKind::Unreachable,
             12 => ErrorKind::DriverMissing,
             13 => ErrorKind::Permission,
             15 => ErrorKind::SessionExists,
@@ -72,12 +78,18 @@ impl Error {
     pub fn advice(&self) -> String {
         match &self.kind {
             ErrorKind::NotInstalled => "iscsiadm not found; install open-iscsi".to_string(),
-            ErrorKind::TimedOut => "iscsiadm hung and was killed; check iscsid".to_string(),
+            ErrorKind::TimedOut => "iscsiadm timed out and was killed; check iscsid".to_string(),
             ErrorKind::SessionExists => "session exists".to_string(),
             ErrorKind::NothingFound => "no matching record or session".to_string(),
             ErrorKind::LoginFailed => "iSCSI login failure (target busy?)".to_string(),
             ErrorKind::AuthFailed => "CHAP authentication failed; check node.session.auth.*".to_string(),
             ErrorKind::Unreachable => "portal did not answer; check the storage network".to_string(),
+            ErrorKind::NotDiscovered => {
+                "no portal for the target; check the server and the target's registration".to_string()
+            }
+            ErrorKind::UnknownHost => {
+                "the host name does not resolve; fix DNS or /etc/hosts, or give the address".to_string()
+            }
             ErrorKind::LoginRefused => "target refused the login; check its ACL and LUN export".to_string(),
             ErrorKind::IscsidDown => "iscsid is not running; start it".to_string(),
             ErrorKind::DriverMissing => "iscsi_tcp module not loaded; modprobe iscsi_tcp".to_string(),
@@ -152,6 +164,12 @@ impl<'a> Iscsiadm<'a> {
             return Err(fail(
                 ErrorKind::NotInstalled,
                 format!("{} withheld (OCF_TESTER_FAIL_HAVE_BINARY)", self.program),
+            ));
+        }
+        if deadline.expired() {
+            return Err(fail(
+                ErrorKind::TimedOut,
+                "not run: the action's time was used up".to_string(),
             ));
         }
         tracing::debug!("running {} {}", self.program, args.join(" "));
@@ -275,7 +293,7 @@ impl<'a> Iscsiadm<'a> {
 }
 
 /// The last meaningful line the tool printed, secrets masked, for a one-line reason.
-fn last_words(stderr: &str, stdout: &str) -> String {
+pub fn last_words(stderr: &str, stdout: &str) -> String {
     let text = redact::secrets(if stderr.trim().is_empty() { stdout } else { stderr });
     let noise = |l: &&str| {
         l.contains("Could not log into all portals")
@@ -310,7 +328,7 @@ pub fn parse_record(text: &str) -> BTreeMap<String, String> {
 }
 
 /// `127.0.0.1:3260,1 iqn...` or `[fd00::2]:3260,1 iqn...`.
-fn parse_discovered(line: &str) -> Option<Discovered> {
+pub fn parse_discovered(line: &str) -> Option<Discovered> {
     let (portal, target) = line.trim().split_once(' ')?;
     let (addr_port, tpgt) = portal.rsplit_once(',')?;
     let (addr, port) = addr_port.rsplit_once(':')?;
@@ -350,6 +368,7 @@ mod tests {
         assert_eq!(ErrorKind::from_code(15), ErrorKind::SessionExists);
         assert_eq!(ErrorKind::from_code(21), ErrorKind::NothingFound);
         assert_eq!(ErrorKind::from_code(24), ErrorKind::AuthFailed);
+        assert_eq!(ErrorKind::from_code(4), ErrorKind::Unreachable);
         assert_eq!(ErrorKind::from_code(8), ErrorKind::Unreachable);
         assert_eq!(ErrorKind::from_code(11), ErrorKind::Unreachable);
         assert_eq!(ErrorKind::from_code(19), ErrorKind::LoginRefused);

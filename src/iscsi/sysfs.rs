@@ -144,9 +144,9 @@ impl Sysfs {
                 let dir = self.root.join("class/iscsi_connection").join(&name);
                 Some(Connection {
                     persistent_address: read_trimmed(&dir.join("persistent_address")).unwrap_or_default(),
-                    persistent_port: read_int(&dir.join("persistent_port")).unwrap_or(0) as u16,
+                    persistent_port: read_port(&dir.join("persistent_port")),
                     address: read_trimmed(&dir.join("address")).unwrap_or_default(),
-                    port: read_int(&dir.join("port")).unwrap_or(0) as u16,
+                    port: read_port(&dir.join("port")),
                     state: read_trimmed(&dir.join("state"))?,
                     recv_tmo: read_int(&dir.join("recv_tmo")),
                     ping_tmo: read_int(&dir.join("ping_tmo")),
@@ -235,4 +235,31 @@ fn read_trimmed(p: &Path) -> Option<String> {
 
 fn read_int(p: &Path) -> Option<i64> {
     read_trimmed(p)?.parse().ok()
+}
+
+/// A TCP port, or 0 (which no portal has) when the value is not one: never a value cut
+/// to 16 bits, which could turn 68796 into a configured 3260.
+fn read_port(p: &Path) -> u16 {
+    read_int(p).and_then(|v| u16::try_from(v).ok()).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_port_out_of_range_is_no_port_not_a_truncated_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("persistent_port");
+        for (text, port) in [
+            ("3260\n", 3260),
+            ("68796\n", 0),
+            ("-62276\n", 0),
+            ("99999999999999999999\n", 0),
+            ("3260x\n", 0),
+        ] {
+            fs::write(&f, text).unwrap();
+            assert_eq!(read_port(&f), port, "{text:?}");
+        }
+    }
 }

@@ -41,12 +41,15 @@ pub fn links_for(host_root: &Path, session: &Session) -> Vec<PathBuf> {
         .filter(|e| {
             let name = e.file_name().to_string_lossy().to_string();
             parse_link(&name).is_some_and(|(addr, port, iqn, lun)| {
+                // path_id writes persistent_address as the kernel has it: an address (any
+                // spelling of it), or the host name a record was made with.
                 iqn == session.target
                     && port == conn.persistent_port
-                    && addr
-                        .parse::<std::net::IpAddr>()
-                        .ok()
-                        .is_some_and(|a| conn.persistent_address.parse().ok() == Some(a))
+                    && (addr.eq_ignore_ascii_case(&conn.persistent_address)
+                        || addr
+                            .parse::<std::net::IpAddr>()
+                            .ok()
+                            .is_some_and(|a| conn.persistent_address.parse().ok() == Some(a)))
                     && session.disks.iter().any(|d| d.lun == lun)
             })
         })

@@ -168,8 +168,15 @@ pub fn read(snap: &mut Snapshot, tools: &Tools, host_root: &Path, deadline: Dead
             leg.paths
                 .iter()
                 .map(|p| {
-                    let resolved = net::resolve(&p.path.portal, deadline.capped(RESOLVE_TIMEOUT));
-                    let Some(sock) = resolved.first().copied() else {
+                    // The portal start recorded (a name's address, iSNS's answer), else the
+                    // configured one, looked up within the deadline.
+                    let portal = snap
+                        .state
+                        .state()
+                        .map_or_else(|| p.path.clone(), |s| s.for_iscsiadm(&p.path))
+                        .portal;
+                    let resolved = net::addresses(&portal, deadline.capped(RESOLVE_TIMEOUT));
+                    let Some(addr) = resolved.first().copied() else {
                         return PortalNet {
                             address: None,
                             unresolved: Some(format!("{} did not resolve in time", p.path.portal.address())),
@@ -180,7 +187,6 @@ pub fn read(snap: &mut Snapshot, tools: &Tools, host_root: &Path, deadline: Dead
                             login: None,
                         };
                     };
-                    let addr = sock.ip();
                     let route = route(addr);
                     let mtu = mtu_check(tools, addr, &route, deadline);
                     let login = (p.reachable != Some(false)).then(|| {

@@ -49,6 +49,10 @@ pub fn serves(s: &Session, path: &Path, state: Option<&InstanceState>) -> bool {
     if s.leads_to(path) {
         return true;
     }
+    // The target portal an iSNS server gave at start.
+    if let Some(st) = state.filter(|st| st.record(path).is_some_and(|r| r.target_portal.is_some())) {
+        return s.leads_to(&st.for_iscsiadm(path));
+    }
     let Host::Name(_) = path.portal.host else {
         return false;
     };
@@ -177,6 +181,26 @@ mod tests {
                 .session
                 .is_none()
         );
+    }
+
+    #[test]
+    fn an_isns_server_s_path_matches_the_target_portal_it_gave() {
+        let s = vec![session(1, B, "10.10.10.2", 3260, SessionState::LoggedIn)];
+        let server = Path {
+            target: Iqn::parse(B).unwrap(),
+            portal: Portal::parse_with_default("10.10.10.5", 3205).unwrap(),
+        };
+        assert!(match_sessions(std::slice::from_ref(&server), &s, None)[0]
+            .session
+            .is_none());
+        let mut st = InstanceState::default();
+        st.record_mut(&server).target_portal = Some("10.10.10.2:3260".into());
+        let f = match_sessions(std::slice::from_ref(&server), &s, Some(&st));
+        assert_eq!(f[0].session.as_ref().map(|s| s.sid), Some(1));
+        st.record_mut(&server).target_portal = Some("10.10.10.3:3260".into());
+        assert!(match_sessions(std::slice::from_ref(&server), &s, Some(&st))[0]
+            .session
+            .is_none());
     }
 
     #[test]

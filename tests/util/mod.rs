@@ -11,6 +11,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 #[allow(unused_imports)]
+pub use iscsi_simhost::resolver::Resolver;
+#[allow(unused_imports)]
 pub use iscsi_simhost::{Fault, Leaf, SimHost};
 
 pub mod tgt;
@@ -20,6 +22,10 @@ pub const AGENT: &str = env!("CARGO_BIN_EXE_iscsi-mirror");
 /// A peer's target portal that answers TCP (the simulated target is "up").
 pub struct Portal {
     listener: Option<TcpListener>,
+    /// A connection left in a full accept queue: while it is held, the kernel drops every
+    /// new SYN, so connecting hangs until the caller's timeout, like a portal whose
+    /// packets are dropped on the way (no refusal, no ICMP).
+    filler: Option<std::net::TcpStream>,
     pub addr: String,
     pub port: u16,
 }
@@ -31,14 +37,39 @@ impl Portal {
         let port = l.local_addr().unwrap().port();
         Portal {
             listener: Some(l),
+            filler: None,
             addr: ip.to_string(),
             port,
         }
     }
 
+    /// A portal that drops connection attempts instead of refusing them.
+    pub fn stalled(ip: &str) -> Portal {
+        let mut p = Portal::up(ip);
+        p.stall();
+        p
+    }
+
+    /// From now on connection attempts hang (the listener's accept queue is kept full).
+    pub fn stall(&mut self) {
+        use std::os::fd::AsRawFd;
+        let l = self.listener.get_or_insert_with(|| {
+            TcpListener::bind((self.addr.as_str(), self.port)).expect("rebind portal")
+        });
+        // SAFETY: listen(2) on a socket we own: a backlog of 0 holds one connection.
+        assert_eq!(unsafe { libc::listen(l.as_raw_fd(), 0) }, 0);
+        // Connections never accepted (earlier probes, logins) may fill the queue already;
+        // then this one hangs too, which is the point.
+        self.filler =
+            std::net::TcpStream::connect_timeout(&l.local_addr().unwrap(), Duration::from_millis(300)).ok();
+        // Let the handshake land in the queue before anyone else tries.
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
     /// The peer's target stops answering (the storage link is cut).
     pub fn cut(&mut self) {
         self.listener = None;
+        self.filler = None;
     }
 
     pub fn restore(&mut self) {
@@ -104,6 +135,7 @@ pub struct Agent {
     env: BTreeMap<String, String>,
     _rsctmp: tempfile::TempDir,
     uid: Option<u32>,
+    resolver: Option<Resolver>,
 }
 
 impl Agent {
@@ -136,6 +168,7 @@ impl Agent {
             env,
             _rsctmp: rsctmp,
             uid: None,
+            resolver: None,
         }
     }
 
@@ -151,6 +184,12 @@ impl Agent {
 
     pub fn var(&mut self, name: &str, value: &str) -> &mut Self {
         self.env.insert(name.to_string(), value.to_string());
+        self
+    }
+
+    /// Runs the agent (and so the iscsiadm it runs) with this name service, or the host's.
+    pub fn resolver(&mut self, r: Option<&Resolver>) -> &mut Self {
+        self.resolver = r.cloned();
         self
     }
 
@@ -175,6 +214,9 @@ impl Agent {
         }
         if let Some(uid) = self.uid {
             cmd.uid(uid).gid(uid);
+        }
+        if let Some(r) = &self.resolver {
+            r.apply(&mut cmd);
         }
         cmd
     }
@@ -363,4 +405,66 @@ pub fn cib_with_mirror(dir: &Path, params: &[String]) -> PathBuf {
         String::from_utf8_lossy(&out.stderr)
     );
     cib
+}
+
+/// Which of some files anything opens or reads (inotify: the files' inodes, so opens
+/// through a bind mount in another mount namespace count too).
+pub struct Watch {
+    fd: std::os::fd::OwnedFd,
+    watches: Vec<(i32, PathBuf)>,
+}
+
+impl Watch {
+    pub fn new(paths: &[&Path]) -> Watch {
+        use std::os::fd::FromRawFd;
+        use std::os::unix::ffi::OsStrExt;
+        // SAFETY: plain system calls; the descriptor is owned from here on.
+        let raw = unsafe { libc::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC) };
+        assert!(raw >= 0, "inotify_init1: {}", std::io::Error::last_os_error());
+        let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(raw) };
+        let watches = paths
+            .iter()
+            .map(|p| {
+                let c = std::ffi::CString::new(p.as_os_str().as_bytes()).unwrap();
+                // SAFETY: a valid descriptor and a NUL-terminated path.
+                let wd = unsafe { libc::inotify_add_watch(raw, c.as_ptr(), libc::IN_OPEN | libc::IN_ACCESS) };
+                assert!(
+                    wd >= 0,
+                    "inotify_add_watch {}: {}",
+                    p.display(),
+                    std::io::Error::last_os_error()
+                );
+                (wd, p.to_path_buf())
+            })
+            .collect();
+        Watch { fd, watches }
+    }
+
+    /// The watched files opened or read since the last call.
+    pub fn touched(&self) -> Vec<PathBuf> {
+        use std::os::fd::AsRawFd;
+        let mut out: Vec<PathBuf> = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            // SAFETY: reading into a buffer we own, of its length.
+            let n = unsafe { libc::read(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+            if n <= 0 {
+                break;
+            }
+            let n = n as usize;
+            let mut at = 0;
+            // struct inotify_event: wd i32, mask u32, cookie u32, len u32, name[len]
+            while at + 16 <= n {
+                let wd = i32::from_ne_bytes(buf[at..at + 4].try_into().unwrap());
+                let len = u32::from_ne_bytes(buf[at + 12..at + 16].try_into().unwrap()) as usize;
+                if let Some((_, p)) = self.watches.iter().find(|(w, _)| *w == wd) {
+                    if !out.contains(p) {
+                        out.push(p.clone());
+                    }
+                }
+                at += 16 + len;
+            }
+        }
+        out
+    }
 }

@@ -20,6 +20,8 @@ pub const VERSION: &str = "2.1.8";
 
 // usr/iscsi_err.h
 pub const ERR: i32 = 1;
+pub const ERR_NOMEM: i32 = 3;
+pub const ERR_TRANS: i32 = 4;
 pub const ERR_LOGIN: i32 = 5;
 pub const ERR_IDBM: i32 = 6;
 pub const ERR_INVAL: i32 = 7;
@@ -31,6 +33,7 @@ pub const ERR_ISCSID_NOTCONN: i32 = 20;
 pub const ERR_NO_OBJS_FOUND: i32 = 21;
 pub const ERR_SYSFS_LOOKUP: i32 = 22;
 pub const ERR_LOGIN_AUTH_FAILED: i32 = 24;
+pub const ERR_ISNS_QUERY: i32 = 25;
 
 /// usr/iscsi_err.c `iscsi_err_msgs`.
 pub fn err_str(rc: i32) -> &'static str {
@@ -565,10 +568,18 @@ fn execute(run: &mut Run, argv: &[String]) -> i32 {
 }
 
 /// `iscsi_sysfs_get_sid_from_path`: a positive number, or a sysfs path naming a session.
+/// The number is C's `int sid = strtol(...)`: saturated to the long range, then cut to
+/// 32 bits (so "4294967297" is session 1 and "2147483648" no number), as the real one does.
 fn parse_sid(run: &mut Run, arg: &str) -> Result<u32, i32> {
-    if let Ok(n) = arg.parse::<i64>() {
-        if n > 0 {
-            return Ok(n as u32);
+    let digits = arg.strip_prefix(['-', '+']).unwrap_or(arg);
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        let long = arg
+            .parse::<i64>()
+            .unwrap_or(if arg.starts_with('-') { i64::MIN } else { i64::MAX });
+        // the C conversion from long to int: the low 32 bits
+        let sid = long as i32;
+        if sid > 0 {
+            return Ok(sid.unsigned_abs());
         }
     }
     let p = Path::new(arg);
@@ -1204,7 +1215,11 @@ fn add_static_recs(run: &mut Run, o: &Opts, p: &Pattern) -> i32 {
 
 /// What iscsid answers to one login request.
 enum LoginOutcome {
-    Ok(std::net::SocketAddr),
+    /// Logged in over a connection from `local` to `peer`.
+    Ok {
+        local: std::net::SocketAddr,
+        peer: std::net::SocketAddr,
+    },
     Fail(i32),
 }
 
@@ -1315,11 +1330,15 @@ fn login_records(run: &mut Run, recs: &[NodeRecord]) -> i32 {
     let mut any_unreachable = false;
     for rec in &queued {
         let o = match world::probe(rec.address(), rec.port(), Duration::from_secs(1)) {
+            // iscsid resolves the record's address (a host name, when the record was made
+            // with one) before it connects: `iscsi_setup_portal` fails at once with
+            // ISCSI_ERR_TRANS (usr/initiator.c `__session_conn_create`).
+            Reach::Unresolved(_) => LoginOutcome::Fail(ERR_TRANS),
             Reach::Down(_) => {
                 any_unreachable = true;
                 LoginOutcome::Fail(ERR_TRANS_TIMEOUT)
             }
-            Reach::Up(local) => judge_login(&run.world, rec, local),
+            Reach::Up { local, peer } => judge_login(&run.world, rec, local, peer),
         };
         outcomes.push(o);
     }
@@ -1330,12 +1349,12 @@ fn login_records(run: &mut Run, recs: &[NodeRecord]) -> i32 {
     for (rec, outcome) in queued.iter().zip(outcomes) {
         let rc = match outcome {
             LoginOutcome::Fail(rc) => rc,
-            LoginOutcome::Ok(local) => {
+            LoginOutcome::Ok { local, peer } => {
                 let nr = rec.int("node.session.nr_sessions").clamp(1, 64) as usize;
                 if session_count(&run.root, rec) >= nr {
                     ERR_SESS_EXISTS
                 } else {
-                    create_session(run, rec, local)
+                    create_session(run, rec, local, peer)
                 }
             }
         };
@@ -1349,7 +1368,12 @@ fn login_records(run: &mut Run, recs: &[NodeRecord]) -> i32 {
 }
 
 /// The target's answer to a login at a reachable portal.
-fn judge_login(world: &World, rec: &NodeRecord, local: std::net::SocketAddr) -> LoginOutcome {
+fn judge_login(
+    world: &World,
+    rec: &NodeRecord,
+    local: std::net::SocketAddr,
+    peer: std::net::SocketAddr,
+) -> LoginOutcome {
     let iqn = rec.iqn();
     let Some(target) = world.target_at(iqn, rec.address(), rec.port()) else {
         // "Target not found" (status 02/03): non-retryable
@@ -1375,10 +1399,15 @@ fn judge_login(world: &World, rec: &NodeRecord, local: std::net::SocketAddr) -> 
             return LoginOutcome::Fail(ERR_LOGIN_AUTH_FAILED);
         }
     }
-    LoginOutcome::Ok(local)
+    LoginOutcome::Ok { local, peer }
 }
 
-fn create_session(run: &mut Run, rec: &NodeRecord, local: std::net::SocketAddr) -> i32 {
+fn create_session(
+    run: &mut Run,
+    rec: &NodeRecord,
+    local: std::net::SocketAddr,
+    peer: std::net::SocketAddr,
+) -> i32 {
     let Some(target) = run.world.target(rec.iqn()).cloned() else {
         return ERR_FATAL_LOGIN;
     };
@@ -1389,6 +1418,7 @@ fn create_session(run: &mut Run, rec: &NodeRecord, local: std::net::SocketAddr) 
         port: rec.port(),
         initiator: &run.world.initiator_name,
         local,
+        peer,
         record: rec,
         luns: target.luns,
         controller_lun0: target.controller_lun0,
@@ -1666,8 +1696,17 @@ fn discovery_mode(run: &mut Run, o: &Opts) -> i32 {
             run.error("SLP discovery is not fully implemented yet.");
             ERR_INVAL
         }
-        Some(DiscType::Isns) | Some(DiscType::Fw) => {
-            run.error("iSNS and firmware discovery are not simulated by the simulated host");
+        Some(DiscType::Isns) => {
+            let Some(ip) = o.ip.clone() else {
+                run.error("Please specify portal as <ipaddr>:[<ipport>]");
+                return ERR_INVAL;
+            };
+            // ISNS_DEFAULT_PORT when none is given
+            let port = if o.port < 0 { 3205 } else { o.port as u16 };
+            do_isns(run, o, &ip, port)
+        }
+        Some(DiscType::Fw) => {
+            run.error("firmware discovery is not simulated by the simulated host");
             ERR_INVAL
         }
         None => {
@@ -1781,7 +1820,7 @@ fn discoverydb_mode(run: &mut Run, o: &Opts) -> i32 {
 fn delete_discovery(run: &mut Run, addr: &str, port: u16) -> i32 {
     let _lock = Lock::take(&run.root).ok();
     for (rp, rec) in run.db().all() {
-        if discovered_from(&rec, addr, port) {
+        if discovered_from(&rec, "send_targets", addr, port) {
             let _ = run.db().delete(&rp);
         }
     }
@@ -1794,8 +1833,8 @@ fn delete_discovery(run: &mut Run, addr: &str, port: u16) -> i32 {
     }
 }
 
-fn discovered_from(rec: &NodeRecord, addr: &str, port: u16) -> bool {
-    rec.get("node.discovery_type") == "send_targets"
+fn discovered_from(rec: &NodeRecord, disc_type: &str, addr: &str, port: u16) -> bool {
+    rec.get("node.discovery_type") == disc_type
         && rec.get("node.discovery_address") == addr
         && rec.int("node.discovery_port") == i32::from(port)
 }
@@ -1838,7 +1877,16 @@ fn do_sendtargets(
         .map(|(_, v)| crate::records::c_int(v))
         .unwrap_or(5)
         .clamp(0, 1000);
-    if let Reach::Down(why) = world::probe(addr, port, Duration::from_secs(1)) {
+    let reach = world::probe(addr, port, Duration::from_secs(1));
+    if let Reach::Unresolved(why) = &reach {
+        // resolve_address complains, then iscsi_setup_portal and discovery_sendtargets
+        // each say so, and the transport error is what iscsiadm reports (usr/discovery.c).
+        run.error(&format!("Cannot resolve host {addr}. getaddrinfo error: [{why}]"));
+        run.error(&format!("cannot resolve host name {addr}"));
+        run.error(&format!("cannot resolve host name {addr}"));
+        return fail(run, ERR_TRANS);
+    }
+    if let Reach::Down(why) = reach {
         std::thread::sleep(Duration::from_millis(run.world.unreachable_delay_ms));
         let host = addr.to_string();
         for _ in 0..=reopen_max {
@@ -1867,6 +1915,21 @@ fn do_sendtargets(
             })
         })
         .collect();
+    exec_disc_op_on_recs(run, o, op, "send_targets", addr, port, found)
+}
+
+/// `exec_disc_op_on_recs` and what follows it: the records a discovery found are added,
+/// updated, or (those it no longer lists) deleted per `op`, printed, and logged in to with
+/// `--login`. `disc_type` is the records' node.discovery_type.
+fn exec_disc_op_on_recs(
+    run: &mut Run,
+    o: &Opts,
+    op: u32,
+    disc_type: &str,
+    addr: &str,
+    port: u16,
+    found: Vec<(String, i32, String, u16)>,
+) -> i32 {
     if found.is_empty() {
         run.error("No portals found");
         return ERR_NO_OBJS_FOUND;
@@ -1875,12 +1938,12 @@ fn do_sendtargets(
     let mut new_recs = Vec::new();
     for (iqn, tpgt, a, n) in &found {
         let mut rec = run.node_defaults(iqn, *tpgt, a, *n);
-        rec.set_discovery(addr, port);
+        rec.set_discovery(disc_type, addr, port);
         new_recs.push(rec);
     }
     if op & OP_DELETE != 0 {
         for (rp, rec) in run.db().all() {
-            if !discovered_from(&rec, addr, port) {
+            if !discovered_from(&rec, disc_type, addr, port) {
                 continue;
             }
             let still = new_recs.iter().any(|n| {
@@ -1945,17 +2008,82 @@ fn do_sendtargets(
     login_records(run, &new_recs)
 }
 
-/// Writes a discovered record and the send_targets link to it, as `idbm_add_node` does.
+/// iSNS discovery (`do_isns` over `discovery_isns`, usr/discovery.c, with open-isns as
+/// the client): the server's portal groups of the targets registered with it, as records
+/// with node.discovery_type isns. Modelled from the sources, not recorded (no iSNS server
+/// was run against the real tool): the server's registry is `World::isns`; the messages
+/// of a server that cannot be reached are iscsiadm's, libisns's own lines are left out.
+fn do_isns(run: &mut Run, o: &Opts, addr: &str, port: u16) -> i32 {
+    let fail = |run: &mut Run, rc: i32| {
+        run.error(&format!("Could not perform iSNS discovery: {}", err_str(rc)));
+        rc
+    };
+    // discovery_isns: request_initiator_name asks iscsid (recorded on a host without it)
+    if !run.iscsid_request() {
+        run.error("Cannot perform discovery. Initiatorname required.");
+        return fail(run, ERR_ISCSID_NOTCONN);
+    }
+    let op = if o.op == 0 {
+        OP_NEW | OP_DELETE | OP_UPDATE
+    } else {
+        o.op
+    };
+    match world::probe(addr, port, Duration::from_secs(1)) {
+        // isns_create_client cannot make its socket: discovery_isns_query reports NOMEM
+        Reach::Unresolved(_) => fail(run, ERR_NOMEM),
+        // no reply within libisns's call_timeout: ISNS_INTERNAL_ERROR
+        Reach::Down(_) => {
+            std::thread::sleep(Duration::from_millis(run.world.unreachable_delay_ms));
+            run.error("iSNS discovery failed: Internal error");
+            fail(run, ERR_ISNS_QUERY)
+        }
+        Reach::Up { .. } => {
+            let registered: Vec<String> = run
+                .world
+                .isns
+                .iter()
+                .filter(|s| {
+                    world::split_portal(&s.portal).is_some_and(|(a, p)| same_addr(&a, addr) && p == port)
+                })
+                .flat_map(|s| s.targets.clone())
+                .collect();
+            let found: Vec<(String, i32, String, u16)> = run
+                .world
+                .targets
+                .iter()
+                .filter(|t| registered.contains(&t.iqn))
+                .flat_map(|t| {
+                    t.portals.iter().filter_map(|p| {
+                        let (a, n) = world::split_portal(p)?;
+                        Some((t.iqn.clone(), t.tpgt, a, n))
+                    })
+                })
+                .collect();
+            exec_disc_op_on_recs(run, o, op, "isns", addr, port, found)
+        }
+    }
+}
+
+/// Writes a discovered record and the link to it, as `idbm_add_node` does: under the
+/// sendtargets portal's directory, or for iSNS (no server directory, as `-m discovery`
+/// keeps no iSNS discovery record) the old-style link in `isns/` (`idbm_get_disc_portal`).
 fn write_discovered(run: &mut Run, rec: &NodeRecord, addr: &str, port: u16) -> std::io::Result<()> {
     let rp = run.db().write(rec)?;
-    let link = st_dir(&run.root, addr, port).join(format!(
+    let name = format!(
         "{},{},{},{},{}",
         rec.iqn(),
         rec.address(),
         rec.port(),
         rec.tpgt(),
         rec.iface()
-    ));
+    );
+    let link = if rec.get("node.discovery_type") == "isns" {
+        let dir = run.root.join("etc/iscsi/isns");
+        std::fs::create_dir_all(&dir)?;
+        dir.join(name)
+    } else {
+        st_dir(&run.root, addr, port).join(name)
+    };
     let target = run.db().nodes.join(&rp.iqn).join(&rp.portal_dir);
     let _ = std::fs::remove_file(&link);
     let _ = std::os::unix::fs::symlink(target, link);
@@ -2046,6 +2174,81 @@ mod tests {
         assert_eq!(ipport("fe80::1"), (Some("fe80::1".into()), -1, -1));
         assert_eq!(ipport("storage-b:3260"), (Some("storage-b".into()), 3260, -1));
         assert_eq!(ipport("[::1"), (None, -1, -1));
+    }
+
+    /// The agent's arguments reach these parsers: whatever they hold, no panic.
+    #[test]
+    fn argument_parsing_never_panics() {
+        let seeds = [
+            "127.0.0.1:3260,1",
+            "[fd00::2]:3260,2",
+            "fe80::1",
+            "storage-b.lab:3260",
+            "-mnode",
+            "--portal=1.2.3.4",
+            "-r",
+        ];
+        let inserts = [
+            "é",
+            "😀",
+            "[",
+            "]",
+            ":",
+            ",",
+            "\0",
+            "-",
+            "--",
+            "=",
+            "99999999999999999999",
+        ];
+        for s in seeds {
+            for i in 0..=s.len() {
+                for ins in inserts {
+                    let mut t = s.to_string();
+                    t.insert_str(i, ins);
+                    let cut = &t[..t.floor_char_boundary_compat(i + 1)];
+                    for arg in [t.as_str(), cut] {
+                        let (mut p, mut g) = (-1, -1);
+                        let _ = str_to_ipport(arg, &mut p, &mut g);
+                        let _ = crate::records::c_int(arg);
+                        let _ = crate::world::split_portal(arg);
+                        let _ = getopt::parse(&["iscsiadm".to_string(), arg.to_string(), arg.to_string()]);
+                    }
+                }
+            }
+        }
+    }
+
+    trait FloorCompat {
+        fn floor_char_boundary_compat(&self, i: usize) -> usize;
+    }
+    impl FloorCompat for String {
+        fn floor_char_boundary_compat(&self, mut i: usize) -> usize {
+            i = i.min(self.len());
+            while !self.is_char_boundary(i) {
+                i -= 1;
+            }
+            i
+        }
+    }
+
+    #[test]
+    fn session_ids_convert_as_c_does() {
+        let mut run = Run {
+            root: std::env::temp_dir(),
+            world: World::default(),
+            out: String::new(),
+        };
+        for (arg, sid) in [
+            ("1", Some(1)),
+            ("4294967297", Some(1)),
+            ("2147483647", Some(2147483647)),
+        ] {
+            assert_eq!(parse_sid(&mut run, arg).ok(), sid, "{arg}");
+        }
+        for arg in ["2147483648", "99999999999999999999", "0", "-1", "+", "é"] {
+            assert!(parse_sid(&mut run, arg).is_err(), "{arg}");
+        }
     }
 
     #[test]

@@ -24,6 +24,7 @@ pub mod control;
 pub mod getopt;
 pub mod iscsiadm;
 pub mod records;
+pub mod resolver;
 pub mod sysfs;
 pub mod world;
 pub mod zfs;
@@ -37,7 +38,7 @@ use std::process::{Command, Output};
 use anyhow::{anyhow, bail, Context, Result};
 
 pub use sysfs::{Device, Session};
-pub use world::{Chap, Faults, Invocation, Target, World};
+pub use world::{Chap, Faults, Invocation, IsnsServer, Target, World};
 pub use zfs::{Pool, Scan, Stats, Suspend, Vdev, Zfs};
 
 /// A fault to inject into the simulated host.
@@ -210,6 +211,20 @@ impl SimHost {
         self.update_world(|w| {
             w.targets.retain(|t| t.iqn != target.iqn);
             w.targets.push(target);
+        })
+    }
+
+    /// An iSNS server at `portal` ("addr:port") with these targets registered.
+    pub fn add_isns_server(&self, portal: &str, iqns: &[&str]) -> Result<()> {
+        if world::split_portal(portal).is_none() {
+            bail!("bad portal {portal:?}: use addr:port or [v6addr]:port");
+        }
+        self.update_world(|w| {
+            w.isns.retain(|s| s.portal != portal);
+            w.isns.push(IsnsServer {
+                portal: portal.to_string(),
+                targets: iqns.iter().map(|i| i.to_string()).collect(),
+            });
         })
     }
 

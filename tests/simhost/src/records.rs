@@ -334,10 +334,16 @@ impl NodeRecord {
         c_int(self.get(name))
     }
 
-    pub fn set_discovery(&mut self, addr: &str, port: u16) {
+    /// `disc_type`: the record's node.discovery_type ("send_targets", "isns").
+    pub fn set_discovery(&mut self, disc_type: &str, addr: &str, port: u16) {
         self.put("node.discovery_address", addr);
         self.put("node.discovery_port", &port.to_string());
-        self.put("node.discovery_type", "send_targets");
+        let t = DISC_TYPES
+            .iter()
+            .find(|t| **t == disc_type)
+            .copied()
+            .unwrap_or("static");
+        self.put("node.discovery_type", t);
     }
 
     /// `idbm_verify_param` + `idbm_rec_update_param`; errors carry iscsiadm's messages.

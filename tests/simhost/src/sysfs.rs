@@ -189,6 +189,20 @@ fn next_sid(root: &Path) -> io::Result<u32> {
     Ok(sid)
 }
 
+/// An address as the kernel prints a connection's (libiscsi `iscsi_conn_get_addr_param`):
+/// `%pI4`, or `%pI6`, which writes all eight groups with leading zeros, uncompressed.
+pub fn kernel_ip(ip: std::net::IpAddr) -> String {
+    match ip {
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+        std::net::IpAddr::V6(v6) => v6
+            .segments()
+            .iter()
+            .map(|g| format!("{g:04x}"))
+            .collect::<Vec<_>>()
+            .join(":"),
+    }
+}
+
 /// What a login hands the kernel.
 pub struct NewSession<'a> {
     pub iqn: &'a str,
@@ -197,6 +211,9 @@ pub struct NewSession<'a> {
     pub port: u16,
     pub initiator: &'a str,
     pub local: SocketAddr,
+    /// The target's end of the connection: the kernel's current `address` and `port`
+    /// (numeric, whatever name the record gave as `persistent_address`).
+    pub peer: SocketAddr,
     pub record: &'a NodeRecord,
     pub luns: u32,
     pub controller_lun0: bool,
@@ -234,7 +251,7 @@ pub fn create_session(root: &Path, ns: &NewSession) -> io::Result<u32> {
     fs::create_dir_all(&ih)?;
     write_attr(&ih, "hwaddress", "(null)")?;
     write_attr(&ih, "initiatorname", "(null)")?;
-    write_attr(&ih, "ipaddress", &ns.local.ip().to_string())?;
+    write_attr(&ih, "ipaddress", &kernel_ip(ns.local.ip()))?;
     write_attr(&ih, "netdev", "(null)")?;
     fs::write(ih.join("uevent"), "")?;
     let sh = hd.join(format!("scsi_host/host{host}"));
@@ -314,7 +331,7 @@ pub fn create_session(root: &Path, ns: &NewSession) -> io::Result<u32> {
     let ca = conn_attrs(root, host, sid);
     fs::create_dir_all(&ca)?;
     let cattrs: Vec<(&str, String)> = vec![
-        ("address", ns.address.to_string()),
+        ("address", kernel_ip(ns.peer.ip())),
         ("data_digest", "0".into()),
         ("exp_statsn", (112_844_265u64 + u64::from(sid) * 7919).to_string()),
         ("header_digest", "0".into()),
@@ -327,7 +344,7 @@ pub fn create_session(root: &Path, ns: &NewSession) -> io::Result<u32> {
             "ping_tmo",
             rec.int("node.conn[0].timeo.noop_out_timeout").to_string(),
         ),
-        ("port", ns.port.to_string()),
+        ("port", ns.peer.port().to_string()),
         (
             "recv_tmo",
             rec.int("node.conn[0].timeo.noop_out_interval").to_string(),

@@ -3,7 +3,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, TcpStream};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -123,6 +123,15 @@ fn one_i32() -> i32 {
     1
 }
 
+/// An iSNS server (`World::isns`): where it listens and which targets are registered
+/// with it (their portals are the world's).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct IsnsServer {
+    /// "addr:port" (iSNS's port is 3205).
+    pub portal: String,
+    pub targets: Vec<String>,
+}
+
 /// Operations that the `hang` fault can stall.
 pub const HANG_OPS: &[&str] = &["login", "logout", "session", "node", "discovery", "any"];
 
@@ -164,6 +173,9 @@ pub struct World {
     /// The ZFS side: pools, the simulated ZFS version and clock (`zfs.rs`).
     #[serde(default)]
     pub zfs: crate::zfs::Zfs,
+    /// iSNS servers `-m discovery -t isns` can ask.
+    #[serde(default)]
+    pub isns: Vec<IsnsServer>,
 }
 
 fn default_initiator() -> String {
@@ -193,6 +205,7 @@ impl Default for World {
             first_host: default_first_host(),
             first_sg: default_first_sg(),
             zfs: crate::zfs::Zfs::default(),
+            isns: Vec::new(),
         }
     }
 }
@@ -270,7 +283,8 @@ pub fn join_portal(addr: &str, port: u16) -> String {
 
 /// `iscsi_addr_match`: equal strings, or both resolve to the same address. Numeric
 /// addresses are compared as addresses (so "::1" matches "0:0::1" but "127.0.0.1" never
-/// matches "127.0.0.10").
+/// matches "127.0.0.10"); a host name is resolved, as the real tool does (so a broken
+/// resolver makes a name match nothing).
 pub fn same_addr(a: &str, b: &str) -> bool {
     if a == b {
         return true;
@@ -278,41 +292,79 @@ pub fn same_addr(a: &str, b: &str) -> bool {
     match (a.parse::<std::net::IpAddr>(), b.parse::<std::net::IpAddr>()) {
         (Ok(x), Ok(y)) => x == y,
         _ => {
-            let ra = resolve(a);
-            let rb = resolve(b);
+            let ra = resolve(a, 0).ok().map(|s| s.ip());
+            let rb = resolve(b, 0).ok().map(|s| s.ip());
             ra.is_some() && ra == rb
         }
     }
 }
 
-fn resolve(host: &str) -> Option<std::net::IpAddr> {
-    (host, 0u16)
-        .to_socket_addrs()
-        .ok()?
-        .next()
-        .map(|s: SocketAddr| s.ip())
+/// `resolve_address` (usr/login.c): getaddrinfo(AF_UNSPEC, SOCK_STREAM), the first answer;
+/// on failure gai_strerror's text ("Name or service not known", "Temporary failure in
+/// name resolution"). A numeric address never asks the resolver.
+pub fn resolve(host: &str, port: u16) -> Result<SocketAddr, String> {
+    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+        return Ok(SocketAddr::new(ip, port));
+    }
+    let c_host = std::ffi::CString::new(host).map_err(|_| "Name or service not known".to_string())?;
+    // SAFETY: a zeroed addrinfo is a valid "no hints" value; fields are set below.
+    let mut hints: libc::addrinfo = unsafe { std::mem::zeroed() };
+    hints.ai_family = libc::AF_UNSPEC;
+    hints.ai_socktype = libc::SOCK_STREAM;
+    let mut res: *mut libc::addrinfo = std::ptr::null_mut();
+    // SAFETY: valid NUL-terminated host, hints and out pointer; res freed below.
+    let rc = unsafe { libc::getaddrinfo(c_host.as_ptr(), std::ptr::null(), &hints, &mut res) };
+    if rc != 0 {
+        // SAFETY: gai_strerror returns a static NUL-terminated string.
+        let text = unsafe { std::ffi::CStr::from_ptr(libc::gai_strerror(rc)) };
+        return Err(text.to_string_lossy().into_owned());
+    }
+    // SAFETY: on success res points to at least one addrinfo with a valid ai_addr.
+    let first = unsafe {
+        let ai = &*res;
+        let sa = match ai.ai_family {
+            libc::AF_INET => {
+                let a = &*(ai.ai_addr as *const libc::sockaddr_in);
+                Some(SocketAddr::new(
+                    std::net::Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr)).into(),
+                    port,
+                ))
+            }
+            libc::AF_INET6 => {
+                let a = &*(ai.ai_addr as *const libc::sockaddr_in6);
+                Some(SocketAddr::new(
+                    std::net::Ipv6Addr::from(a.sin6_addr.s6_addr).into(),
+                    port,
+                ))
+            }
+            _ => None,
+        };
+        libc::freeaddrinfo(res);
+        sa
+    };
+    first.ok_or_else(|| "Address family for hostname not supported".to_string())
 }
 
 /// The result of a TCP connect to a portal within a deadline.
 pub enum Reach {
-    /// Connected; the local address of the connection.
-    Up(SocketAddr),
+    /// Connected: the local and the peer address of the connection (the kernel's
+    /// `iscsi_host` ipaddress and `iscsi_connection` address show them).
+    Up { local: SocketAddr, peer: SocketAddr },
+    /// The host name did not resolve: gai_strerror's text.
+    Unresolved(String),
     /// Refused, timed out or otherwise failed: the strerror text.
     Down(String),
 }
 
 pub fn probe(addr: &str, port: u16, timeout: Duration) -> Reach {
-    let sa = match addr.parse::<std::net::IpAddr>() {
-        Ok(ip) => SocketAddr::new(ip, port),
-        Err(_) => match (addr, port).to_socket_addrs().ok().and_then(|mut i| i.next()) {
-            Some(sa) => sa,
-            None => return Reach::Down("Name or service not known".into()),
-        },
+    let sa = match resolve(addr, port) {
+        Ok(sa) => sa,
+        Err(why) => return Reach::Unresolved(why),
     };
     match TcpStream::connect_timeout(&sa, timeout) {
-        Ok(s) => match s.local_addr() {
-            Ok(l) => Reach::Up(l),
-            Err(e) => Reach::Down(strerror(&e)),
+        Ok(s) => match (s.local_addr(), s.peer_addr()) {
+            (Ok(local), Ok(peer)) => Reach::Up { local, peer },
+            (Err(e), _) | (_, Err(e)) => Reach::Down(strerror(&e)),
         },
         Err(e) => Reach::Down(strerror(&e)),
     }

@@ -219,9 +219,19 @@ fn ipv6_portals_use_the_real_naming() {
         lab.ok(&["-m", "session"]),
         format!("tcp: [1] [::1]:{port},1 {IQN} (non-flash)\n")
     );
+    // The current address and the host's ipaddress are the kernel's (libiscsi prints
+    // them with %pI6: eight groups, uncompressed); the persistent one is the record's.
     let p1 = lab.ok(&["-m", "session", "-P", "1"]);
-    assert!(p1.contains(&format!("\tCurrent Portal: [::1]:{port},1\n")));
-    assert!(p1.contains("\t\tIface IPaddress: [::1]\n"));
+    let full = "0000:0000:0000:0000:0000:0000:0000:0001";
+    assert!(
+        p1.contains(&format!("\tCurrent Portal: [{full}]:{port},1\n")),
+        "{p1}"
+    );
+    assert!(
+        p1.contains(&format!("\tPersistent Portal: [::1]:{port},1\n")),
+        "{p1}"
+    );
+    assert!(p1.contains(&format!("\t\tIface IPaddress: [{full}]\n")), "{p1}");
     // udev path_id uses persistent_address raw: no brackets
     let link = lab
         .root()

@@ -16,8 +16,14 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_iscsi-simhost");
 
 /// The recorded fixtures, copied from the lab by tests/fixtures/iscsi/import-recorded.sh.
 pub fn recorded(name: &str) -> String {
+    fixture("recorded", name)
+}
+
+/// A recording under tests/fixtures/iscsi/DIR.
+pub fn fixture(dir: &str, name: &str) -> String {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../fixtures/iscsi/recorded")
+        .join("../fixtures/iscsi")
+        .join(dir)
         .join(name);
     fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
@@ -123,6 +129,11 @@ impl Lab {
     /// Runs iscsiadm with stdout and stderr into one file, as the lab recorded them
     /// (`cmd 2>&1`), so that the interleaving is the real tool's.
     pub fn run_merged(&self, args: &[&str]) -> (String, i32) {
+        self.run_merged_with(args, |_| {})
+    }
+
+    /// `run_merged` with the command adjusted first (a private name service, say).
+    pub fn run_merged_with(&self, args: &[&str], adjust: impl FnOnce(&mut Command)) -> (String, i32) {
         let path = self.dir.0.join(format!(
             "out-{}",
             std::time::SystemTime::now()
@@ -131,9 +142,9 @@ impl Lab {
                 .as_nanos()
         ));
         let f = File::create(&path).unwrap();
-        let status = self
-            .host
-            .iscsiadm()
+        let mut cmd = self.host.iscsiadm();
+        adjust(&mut cmd);
+        let status = cmd
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::from(f.try_clone().unwrap()))
