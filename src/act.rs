@@ -130,6 +130,28 @@ pub fn clear_health(ctx: &Ctx, node: &str) {
     }
 }
 
+/// Publishes this node's ZFS hostid as a permanent node attribute, so that check-timeouts
+/// and the deep monitor on any node can tell two nodes sharing one (a cloned image: then
+/// multihost cannot protect the pool). Only under Pacemaker, only for a mirror with a pool;
+/// a failure costs the comparison, never the start.
+pub fn publish_hostid(ctx: &Ctx, node: &str) {
+    if ctx.env.on_node().is_none() || ctx.config.pool.is_none() {
+        return;
+    }
+    let Some((id, source)) = crate::observe::mmp::hostid(&ctx.host_root) else {
+        tracing::debug!("no hostid to publish (neither /etc/hostid nor spl_hostid)");
+        return;
+    };
+    let deadline = ctx
+        .deadline
+        .reserving(std::time::Duration::from_secs(2))
+        .capped(std::time::Duration::from_secs(5));
+    match attrd::set_permanent(&ctx.tools, node, attrd::HOSTID, &id, deadline) {
+        Ok(()) => tracing::debug!("published hostid {id} ({source}) for {node}"),
+        Err(e) => tracing::warn!("hostid not published: {e}"),
+    }
+}
+
 /// Carries out the pool side of a judgement: at most one `zpool online`, the outdated
 /// marks to set and to clear. Every action is logged with why.
 pub fn pool(

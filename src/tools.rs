@@ -58,14 +58,14 @@ pub const CRM_ATTRIBUTE: Tool = Tool {
     param: None,
     package: "pacemaker-cli-utils",
     owner: "cluster::attrd",
-    used_for: "the permanent outdated mark (iscsi-mirror-outdated) on a stale half",
+    used_for: "the permanent outdated mark (iscsi-mirror-outdated) on a stale half, and this node's ZFS hostid (iscsi-mirror-hostid) at start",
 };
 pub const CIBADMIN: Tool = Tool {
     name: "cibadmin",
     param: None,
     package: "pacemaker-cli-utils",
     owner: "cluster::cib",
-    used_for: "the resource's parameters and node attributes for status and doctor",
+    used_for: "the resource's parameters and node attributes for status, doctor and check-timeouts (the peers' hostids)",
 };
 pub const ZPOOL: Tool = Tool {
     name: "zpool",

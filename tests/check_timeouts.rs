@@ -9,13 +9,17 @@ use util::*;
 const IQN_B: &str = "iqn.2025-01.lab.home:storage-b";
 
 fn check(sim: &SimHost, extra: &[&str]) -> (i32, serde_json::Value) {
+    check_token(sim, "4000", extra)
+}
+
+fn check_token(sim: &SimHost, token_ms: &str, extra: &[&str]) -> (i32, serde_json::Value) {
     let out = Command::new(AGENT)
         .arg("check-timeouts")
         .args(["--json", "--host-root"])
         .arg(sim.root())
         .arg("--iscsiadm")
         .arg(sim.iscsiadm_path())
-        .args(["--corosync-cmapctl", "/nonexistent", "--token-ms", "4000"])
+        .args(["--corosync-cmapctl", "/nonexistent", "--token-ms", token_ms])
         .args(extra)
         .env_clear()
         .output()
@@ -69,50 +73,305 @@ fn live_sessions_are_judged_by_their_sysfs_timers() {
         .starts_with("node record"));
 }
 
-#[test]
-fn recommend_prints_lines_that_pass_the_check() {
-    let dir = tempfile::tempdir().unwrap();
-    let sim = SimHost::create(dir.path().join("h")).unwrap();
+fn recommend(sim: &SimHost, token_ms: &str, extra: &[&str]) -> (i32, String) {
     let out = Command::new(AGENT)
         .args([
             "check-timeouts",
             "--recommend",
             "--corosync-cmapctl",
             "/nonexistent",
-            "--iscsiadm",
-            "/nonexistent",
-            "--token-ms",
-            "4000",
-            "--host-root",
         ])
+        .arg("--iscsiadm")
+        .arg(sim.iscsiadm_path())
+        .args(["--token-ms", token_ms, "--host-root"])
         .arg(sim.root())
+        .args(extra)
+        .env_clear()
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+    (
+        out.status.code().unwrap(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+/// Runs a printed `iscsiadm ... -o update` line against the simulated host, as an admin
+/// would paste it (the quotes a shell would strip, stripped).
+fn paste(sim: &SimHost, line: &str) {
+    let words: Vec<String> = line
+        .split_whitespace()
+        .skip(1)
+        .map(|w| w.trim_matches('\'').to_string())
+        .collect();
+    let out = Command::new(sim.iscsiadm_path()).args(&words).output().unwrap();
     assert!(
-        text.contains("node.conn[0].timeo.noop_out_interval = 2"),
+        out.status.success(),
+        "{line}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn recommend_prints_commands_whose_timers_then_pass_the_check() {
+    let portal = Portal::up("127.0.0.1");
+    let (_d, sim) = host_with_target(IQN_B, &[&portal]);
+    let mut a = Agent::new(&sim);
+    a.param("portal", &portal.spec()).param("target", IQN_B);
+    a.start().expect(0);
+    a.stop().expect(0);
+    // The node record the agent left has open-iscsi's defaults: outside the window.
+    let (code, text) = recommend(&sim, "4000", &["--resource", "my mirror"]);
+    assert_eq!(code, 2, "{text}");
+    assert!(
+        text.contains("noop_out_interval 2 s, noop_out_timeout 2 s, replacement_timeout 4 s"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "pcs resource update 'my mirror' noop_out_interval=2 noop_out_timeout=2 replacement_timeout=4"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("crm resource param 'my mirror' set replacement_timeout 4"),
         "{text}"
     );
     assert!(
         text.contains("node.session.timeo.replacement_timeout = 4"),
         "{text}"
     );
+    let updates: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("iscsiadm -m node -T "))
+        .collect();
+    assert_eq!(updates.len(), 3, "{text}");
     assert!(
-        text.contains("noop_out_interval=2 noop_out_timeout=2 replacement_timeout=4"),
+        updates[0].contains(&format!(
+            "-T {IQN_B} -p {} -o update -n 'node.conn[0].timeo.noop_out_interval' -v 2",
+            portal.spec()
+        )),
+        "{}",
+        updates[0]
+    );
+    // Pasted, they bring the record inside the window (the stall then fits exactly: 8 s).
+    for line in &updates {
+        paste(&sim, line);
+    }
+    let (code, r) = check(&sim, &[]);
+    assert_eq!(code, 0, "{r}");
+    assert!(r["paths"][0]["label"].as_str().unwrap().contains("no session"));
+    // The same in JSON, for tools.
+    let (_, r) = check(&sim, &["--recommend"]);
+    assert_eq!(r["recommendation"]["outcome"], "fits", "{r}");
+    assert_eq!(r["recommendation"]["timers"]["replacement_timeout"], 4);
+    assert_eq!(r["recommendation"]["commands"].as_array().unwrap().len(), 4 + 3);
+}
+
+#[test]
+fn recommend_says_so_when_no_integer_timers_fit_the_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = SimHost::create(dir.path().join("h")).unwrap();
+    for token in ["1000", "1500", "1999"] {
+        let (code, text) = recommend(&sim, token, &[]);
+        assert_eq!(code, 2, "{text}");
+        assert!(text.contains("No timers fit token"), "{text}");
+        assert!(text.contains("Raise totem.token to 2000 ms or more"), "{text}");
+        assert!(!text.contains("pcs resource update"), "{text}");
+        assert!(!text.contains("iscsiadm -m node -T"), "{text}");
+        assert!(!text.contains("For node records created later"), "{text}");
+        let (_, r) = check_token(&sim, token, &["--recommend"]);
+        assert_eq!(r["recommendation"]["outcome"], "none_fit", "{r}");
+        assert_eq!(r["recommendation"]["least_token_ms"], 2000);
+    }
+    // At the least token they do fit, and pass.
+    let (_, text) = recommend(&sim, "2000", &[]);
+    assert!(
+        text.contains("noop_out_interval 1 s, noop_out_timeout 1 s, replacement_timeout 2 s"),
         "{text}"
     );
-    let (code, _) = check(
+    let (code, r) = check_token(
         &sim,
+        "2000",
         &[
+            "--noop-out-interval",
+            "1",
+            "--noop-out-timeout",
+            "1",
+            "--replacement-timeout",
+            "2",
+        ],
+    );
+    assert_eq!(code, 0, "{r}");
+}
+
+/// storage-a's ZFS as recorded in the two-VM SAN (module parameters, /etc/hostid), written
+/// where the kernel shows them under the simulated host.
+fn recorded_zfs_host(sim: &SimHost, node: &str) {
+    let rec = |name: &str| {
+        let p = format!(
+            "{}/tests/fixtures/zfs/vm-recorded/host-{node}.{name}.txt",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        std::fs::read_to_string(p)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    let params = sim.root().join("sys/module/zfs/parameters");
+    std::fs::create_dir_all(&params).unwrap();
+    for p in [
+        "zfs_multihost_interval",
+        "zfs_multihost_fail_intervals",
+        "zfs_multihost_import_intervals",
+    ] {
+        std::fs::write(params.join(p), format!("{}\n", rec(p))).unwrap();
+    }
+    let bytes: Vec<u8> = rec("etc-hostid")
+        .split_whitespace()
+        .map(|b| u8::from_str_radix(b, 16).unwrap())
+        .collect();
+    std::fs::create_dir_all(sim.root().join("etc")).unwrap();
+    std::fs::write(sim.root().join("etc/hostid"), bytes).unwrap();
+}
+
+fn check_pool(sim: &SimHost, node: &str, cib: &std::path::Path) -> (i32, serde_json::Value) {
+    let out = Command::new(AGENT)
+        .args(["check-timeouts", "--json", "--host-root"])
+        .arg(sim.root())
+        .arg("--iscsiadm")
+        .arg(sim.iscsiadm_path())
+        .arg("--zpool")
+        .arg(sim.zpool_path())
+        .args(["--corosync-cmapctl", "/nonexistent", "--token-ms", "4000"])
+        .args([
             "--noop-out-interval",
             "2",
             "--noop-out-timeout",
             "2",
             "--replacement-timeout",
             "4",
-        ],
+        ])
+        .args(["--node", node])
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        // The real cibadmin reads this saved CIB (made by real Pacemaker tools).
+        .env("CIB_file", cib)
+        .output()
+        .unwrap();
+    let json = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    (out.status.code().unwrap(), json)
+}
+
+fn zfs_finding(r: &serde_json::Value, rule: &str) -> (String, String) {
+    let f = r["zfs"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == rule)
+        .unwrap_or_else(|| panic!("no {rule}: {r:#}"));
+    (
+        f["severity"].as_str().unwrap().to_string(),
+        f["message"].as_str().unwrap().to_string(),
+    )
+}
+
+#[test]
+fn the_pool_side_of_the_window_is_judged_where_zfs_is_present() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = SimHost::create(dir.path().join("h")).unwrap();
+    let cib = dir.path().join("cib.xml");
+    std::fs::copy(
+        format!(
+            "{}/tests/fixtures/cib/two-node-clone.xml",
+            env!("CARGO_MANIFEST_DIR")
+        ),
+        &cib,
+    )
+    .unwrap();
+    // No pool imported: nothing of ZFS is judged.
+    let (code, r) = check_pool(&sim, "storage-a", &cib);
+    assert_eq!(code, 0, "{r}");
+    assert_eq!(r["zfs"].as_array().unwrap().len(), 0, "{r}");
+    // storage-a's pool with ZFS's defaults (multihost off): outside, and the fix is named.
+    recorded_zfs_host(&sim, "storage-a");
+    sim.create_pool(
+        "san-pool",
+        &[Leaf::Local("/dev/vdb1".into()), Leaf::Local("/dev/vdc1".into())],
+    )
+    .unwrap();
+    let (code, r) = check_pool(&sim, "storage-a", &cib);
+    assert_eq!(code, 2, "{r}");
+    assert_eq!(r["zfs"][0]["figures"]["pool"], "san-pool");
+    let (sev, msg) = zfs_finding(&r, "multihost-on");
+    assert_eq!(sev, "error");
+    assert!(msg.contains("zpool set multihost=on san-pool"), "{msg}");
+    // multihost on, as the design has it: inside; each figure with its source; the MMP
+    // fail time (1000 ms x 10) outlasts the iSCSI stall (2 + 2 + 4 s); the failover
+    // import's wait is said; storage-b's published hostid differs from this host's.
+    sim.set_pool_prop("san-pool", "multihost", "on").unwrap();
+    let (code, r) = check_pool(&sim, "storage-a", &cib);
+    assert_eq!(code, 0, "{r:#}");
+    let (sev, msg) = zfs_finding(&r, "mmp-outlasts-iscsi-stall");
+    assert_eq!(sev, "ok");
+    assert!(
+        msg.contains("MMP fail time 10.0 s")
+            && msg.contains("/sys/module/zfs/parameters/zfs_multihost_interval")
+            && msg.contains("> the iSCSI stall 8.0 s"),
+        "{msg}"
     );
-    assert_eq!(code, 0);
+    let (_, msg) = zfs_finding(&r, "mmp-import-wait");
+    assert!(msg.contains("20.0-25.0 s"), "{msg}");
+    let (sev, msg) = zfs_finding(&r, "hostid-unique");
+    assert_eq!(sev, "ok");
+    assert!(msg.contains("5a5a0001 (/etc/hostid), unlike the peers'"), "{msg}");
+    let (sev, _) = zfs_finding(&r, "failmode");
+    assert_eq!(sev, "ok");
+    // A cloned image: this host has storage-b's hostid.
+    recorded_zfs_host(&sim, "storage-b");
+    let (code, r) = check_pool(&sim, "storage-a", &cib);
+    assert_eq!(code, 2, "{r}");
+    let (sev, msg) = zfs_finding(&r, "hostid-unique");
+    assert_eq!(sev, "error");
+    assert!(msg.contains("is also storage-b's"), "{msg}");
+    // MMP that suspends the pool sooner than the iSCSI stall ends; failmode=continue.
+    std::fs::write(
+        sim.root()
+            .join("sys/module/zfs/parameters/zfs_multihost_fail_intervals"),
+        "2\n",
+    )
+    .unwrap();
+    sim.set_pool_prop("san-pool", "failmode", "continue").unwrap();
+    let (_, r) = check_pool(&sim, "storage-b", &cib);
+    assert_eq!(zfs_finding(&r, "mmp-outlasts-iscsi-stall").0, "warning");
+    assert_eq!(zfs_finding(&r, "failmode").0, "warning");
+    // The text output shows the pool's section.
+    let out = Command::new(AGENT)
+        .args(["check-timeouts", "--host-root"])
+        .arg(sim.root())
+        .arg("--zpool")
+        .arg(sim.zpool_path())
+        .args([
+            "--iscsiadm",
+            "/nonexistent",
+            "--corosync-cmapctl",
+            "/nonexistent",
+            "--token-ms",
+            "4000",
+        ])
+        .args(["--pool", "san-pool", "--node", "storage-b"])
+        .env_clear()
+        .env("CIB_file", &cib)
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("ZFS pool san-pool"), "{text}");
+    assert!(text.contains("WARNING  failmode=continue"), "{text}");
 }
 
 #[test]
@@ -251,7 +510,8 @@ fn absurd_or_unparsable_corosync_figures_are_errors_never_inside_the_window() {
     assert_eq!(code, 64, "a flag that is no i64 is a usage error");
     // --recommend has nothing to recommend for a garbage window, and says so.
     let (_, r, _) = with_corosync_conf("totem {\n token: 9223372036854775807\n}\n", &["--recommend"]);
-    assert!(r["recommendation"].is_null(), "{r}");
+    assert_eq!(r["recommendation"]["outcome"], "cannot_judge", "{r}");
+    assert!(r["recommendation"].get("commands").is_none(), "{r}");
 }
 
 /// A corosync-cmapctl stand-in that records its calls and answers from a file of

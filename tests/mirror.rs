@@ -108,10 +108,57 @@ fn a_healthy_monitor_with_a_pool_runs_no_program() {
         "a healthy monitor ran crm_mon"
     );
     // A deep monitor reads the pool every time.
+    let status = s.zpool_calls("status");
     s.agent
         .run_with("monitor", &[("OCF_CHECK_LEVEL", "20")])
         .expect(0);
-    assert_eq!(s.sim.zpool_invocations().len(), zpool + 1);
+    assert_eq!(s.zpool_calls("status"), status + 1);
+}
+
+#[test]
+fn start_publishes_the_hostid_and_the_deep_monitor_judges_the_pool_side_of_the_window() {
+    let s = san(10_000);
+    // No hostid on this host: nothing to publish.
+    assert!(
+        !s.pcmk
+            .calls("crm_attribute")
+            .iter()
+            .any(|c| c.contains("iscsi-mirror-hostid")),
+        "{:?}",
+        s.pcmk.calls("crm_attribute")
+    );
+    // storage-a's /etc/hostid as recorded (01 00 5a 5a: hostid 5a5a0001).
+    std::fs::create_dir_all(s.sim.root().join("etc")).unwrap();
+    std::fs::write(s.sim.root().join("etc/hostid"), [0x01, 0x00, 0x5a, 0x5a]).unwrap();
+    s.agent.start().expect(0);
+    let published: Vec<String> = s
+        .pcmk
+        .calls("crm_attribute")
+        .into_iter()
+        .filter(|c| c.contains("iscsi-mirror-hostid"))
+        .collect();
+    assert_eq!(
+        published,
+        vec!["--node storage-a --name iscsi-mirror-hostid --update 5a5a0001 --lifetime forever"]
+    );
+    // The regular monitor does not judge the window; the depth-10 one does, and says
+    // what is wrong with the pool (the stand-in's default is ZFS's: multihost off).
+    let run = s.monitor();
+    run.expect(0);
+    assert!(!run.stderr.contains("multihost"), "{}", run.stderr);
+    let run = s.agent.run_with("monitor", &[("OCF_CHECK_LEVEL", "10")]);
+    run.expect(0);
+    assert!(
+        run.stderr.contains(
+            "pool san-pool outside the window: multihost=off (zpool get multihost san-pool (default))"
+        ),
+        "{}",
+        run.stderr
+    );
+    s.sim.set_pool_prop("san-pool", "multihost", "on").unwrap();
+    let run = s.agent.run_with("monitor", &[("OCF_CHECK_LEVEL", "10")]);
+    run.expect(0);
+    assert!(!run.stderr.contains("pool san-pool outside"), "{}", run.stderr);
 }
 
 #[test]

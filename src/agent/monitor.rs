@@ -40,7 +40,8 @@ fn judge_and_repair(ctx: &Ctx, snap: &mut Snapshot, probe: bool, may_repair: boo
     let level = ctx.env.check_level();
     if level >= 10 && legs.kind == Kind::Healthy && ctx.config.timeout_policy != TimeoutPolicy::Ignore {
         let paths: Vec<_> = snap.all_paths().map(|p| p.path.clone()).collect();
-        validate::log_findings(&validate::window_report(ctx, &paths));
+        let report = validate::window_report(ctx, &paths).with_pools(validate::pool_figures(ctx, &snap.node));
+        validate::log_findings(&report);
     }
     let pool = mirror(ctx, snap, probe, may_repair, level >= 20);
     pool::with_pool(&legs, Some(&pool))

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::act;
 use crate::agent::Ctx;
 use crate::config::Discovery;
 use crate::iscsi::iscsiadm::{Discovered, Error, ErrorKind, Login};
@@ -110,6 +111,8 @@ pub fn start(ctx: &Ctx) -> Outcome {
             format!("cannot write state under {}: {e}", ctx.env.rsc_tmp()),
         );
     }
+
+    act::publish_hostid(ctx, &snap.node);
 
     // Which portals answer at all, all asked at once within the short reachability
     // timeout: one that does not gets its node record (so the leg can join when the peer

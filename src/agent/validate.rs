@@ -1,9 +1,14 @@
 //! validate-all, and the checks start shares with it.
 
+use std::time::Duration;
+
 use crate::agent::Ctx;
+use crate::cluster::cib;
 use crate::config::TimeoutPolicy;
+use crate::decide::mmp::ZfsFigures;
 use crate::decide::timeouts::Severity;
 use crate::decide::timer_sources::Overrides;
+use crate::observe::mmp;
 use crate::observe::window::{self, Host, Report, WindowOverrides};
 use crate::ocf::{Outcome, Status};
 use crate::target::Path;
@@ -40,6 +45,28 @@ pub fn window_report(ctx: &Ctx, paths: &[Path]) -> Report {
     let state = ctx.store.load().into_state();
     let paths: Vec<Path> = paths.iter().map(|p| state.for_iscsiadm(p)).collect();
     window::for_paths(&host, &paths, &window, &over, ctx.deadline)
+}
+
+/// The pool's side of the window, on the node that imports the pool: its multihost, MMP
+/// and failmode, this host's hostid and the peers' as they published them.
+pub fn pool_figures(ctx: &Ctx, node: &str) -> Vec<ZfsFigures> {
+    let Some(pool) = ctx.config.pool.as_deref() else {
+        return Vec::new();
+    };
+    if !crate::observe::pool::imported_here(&ctx.host_root, pool) {
+        return Vec::new();
+    }
+    let mut z = mmp::figures(
+        pool,
+        &ctx.tools,
+        &ctx.host_root,
+        ctx.deadline.capped(Duration::from_secs(5)),
+    );
+    match cib::query(&ctx.tools, ctx.deadline.capped(Duration::from_secs(5))) {
+        Ok(xml) => z.peer_hostids = mmp::peer_hostids(&cib::parse(&xml), node),
+        Err(e) => tracing::debug!("peers' hostids not read: {e}"),
+    }
+    vec![z]
 }
 
 /// Logs every finding outside the window; under `enforce`, an error refuses the action.
@@ -91,6 +118,17 @@ pub fn log_findings(report: &Report) {
                     tracing::warn!("timeout window warning for {}: {} {figures}", p.label, f.message)
                 }
                 Severity::Ok => tracing::debug!("{}: {}", p.label, f.message),
+            }
+        }
+    }
+    for z in &report.zfs {
+        for f in &z.findings {
+            match f.severity {
+                Severity::Error => {
+                    tracing::warn!("pool {} outside the window: {}", z.figures.pool, f.message)
+                }
+                Severity::Warning => tracing::warn!("pool {} warning: {}", z.figures.pool, f.message),
+                Severity::Ok => tracing::debug!("pool {}: {}", z.figures.pool, f.message),
             }
         }
     }

@@ -14,6 +14,9 @@ pub const OUTDATED: &str = "iscsi-mirror-outdated";
 /// Permanent, beside the mark: when and by whom it was set (for the override's message).
 pub const OUTDATED_SINCE: &str = "iscsi-mirror-outdated-since";
 pub const OUTDATED_BY: &str = "iscsi-mirror-outdated-by";
+/// Permanent: this node's ZFS hostid, published at start so that every node can tell
+/// whether two share one (multihost cannot tell such nodes apart).
+pub const HOSTID: &str = "iscsi-mirror-hostid";
 
 fn checked(what: &str, r: Result<Output, RunError>) -> Result<(), String> {
     match r {

@@ -283,8 +283,8 @@ pub fn exit_code(severity: Severity) -> i32 {
     }
 }
 
-/// Timers that fit a window: detection at half the token each (never later than the
-/// token, never trigger-happy), and I/O released before token + consensus.
+/// Timers for a window: detection at half the token each (never later than the token,
+/// never trigger-happy), and I/O released before token + consensus.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Recommendation {
     pub noop_out_interval: i64,
@@ -292,23 +292,74 @@ pub struct Recommendation {
     pub replacement_timeout: i64,
 }
 
-/// Timers for a usable window; None when its token or consensus is not usable or out of
-/// range (nothing sensible fits a garbage window).
-pub fn recommend(w: &Window) -> Option<Recommendation> {
-    let (token_ms, consensus_ms) = (w.token_ms.value?, w.consensus_ms.value?);
+/// What `--recommend` can say about a window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Advice {
+    /// These timers, judged against the window, are inside it (with these warnings).
+    Fits {
+        timers: Recommendation,
+        warnings: Vec<String>,
+    },
+    /// iscsid counts whole seconds, at least one each: no timers fit this window.
+    NoneFit { why: String, least_token_ms: i64 },
+    /// The token or consensus is not usable or out of range: nothing sensible to fit.
+    CannotJudge { why: String },
+}
+
+/// The smallest token integer timers fit: NOP-Out interval and timeout of 1 s each.
+pub const LEAST_TOKEN_MS: i64 = 2000;
+
+/// Timers for the window, checked by the same rules `judge` applies: a recommendation is
+/// never one the next run of check-timeouts calls outside.
+pub fn recommend(w: &Window) -> Advice {
+    let (Some(token_ms), Some(consensus_ms)) = (w.token_ms.value, w.consensus_ms.value) else {
+        return Advice::CannotJudge {
+            why: format!(
+                "the Corosync token ({}) or consensus ({}) is not usable",
+                w.token_ms.shown(),
+                w.consensus_ms.shown()
+            ),
+        };
+    };
     if !(1..=TOKEN_MAX_MS).contains(&token_ms) || !(1..=CONSENSUS_MAX_MS).contains(&consensus_ms) {
-        return None;
+        return Advice::CannotJudge {
+            why: format!("token {token_ms} ms or consensus {consensus_ms} ms is out of range"),
+        };
     }
     let half = (token_ms / 2 / 1000).max(1);
-    let detection = half.checked_mul(2)?;
-    let replacement = (token_ms.checked_add(consensus_ms)? / 1000)
-        .checked_sub(detection)?
-        .max(1);
-    Some(Recommendation {
+    let detection = 2 * half;
+    let replacement = ((token_ms + consensus_ms) / 1000 - detection).max(1);
+    let timers = Recommendation {
         noop_out_interval: half,
         noop_out_timeout: half,
         replacement_timeout: replacement,
-    })
+    };
+    let as_figures = Timers {
+        noop_out_interval: Figure::new(half, "recommendation"),
+        noop_out_timeout: Figure::new(half, "recommendation"),
+        replacement_timeout: Figure::new(replacement, "recommendation"),
+    };
+    let findings = judge(w, &as_figures);
+    if worst(&findings) == Severity::Error {
+        return Advice::NoneFit {
+            why: format!(
+                "detection takes noop_out_interval + noop_out_timeout, whole seconds of at least 1 each: \
+                 2.0 s at the least, later than the token {}; no integer timers notice a dead peer \
+                 before Corosync does. Raise totem.token to {LEAST_TOKEN_MS} ms or more",
+                secs(token_ms)
+            ),
+            least_token_ms: LEAST_TOKEN_MS,
+        };
+    }
+    Advice::Fits {
+        timers,
+        warnings: findings
+            .into_iter()
+            .filter(|f| f.severity == Severity::Warning)
+            .map(|f| f.message)
+            .collect(),
+    }
 }
 
 #[cfg(test)]
@@ -427,7 +478,10 @@ mod tests {
                 "{}",
                 f[0].message
             );
-            assert!(recommend(&window(token, 4800)).is_none());
+            assert!(matches!(
+                recommend(&window(token, 4800)),
+                Advice::CannotJudge { .. }
+            ));
         }
         for (i, p, r) in [
             (i64::MAX, 2, 5),
@@ -457,7 +511,7 @@ mod tests {
             "{}",
             f[0].message
         );
-        assert!(recommend(&garbage).is_none());
+        assert!(matches!(recommend(&garbage), Advice::CannotJudge { .. }));
         // The largest usable figures judge without overflow.
         let f = judge(
             &window(TOKEN_MAX_MS, CONSENSUS_MAX_MS),
@@ -477,29 +531,67 @@ mod tests {
         assert_eq!(Figure::parse(" 42 ", "s", "x").value, Some(42));
     }
 
+    fn fits(a: Advice) -> Recommendation {
+        match a {
+            Advice::Fits { timers, .. } => timers,
+            other => panic!("{other:?}"),
+        }
+    }
+
     #[test]
     fn recommendations_pass_their_own_rules() {
-        for (t, c) in [
-            (2000, 2400),
-            (3000, 3600),
-            (4000, 4800),
-            (4650, 5580),
-            (10000, 12000),
-        ] {
-            let r = recommend(&window(t, c)).unwrap();
-            let f = judge(
-                &window(t, c),
-                &timers(r.noop_out_interval, r.noop_out_timeout, r.replacement_timeout),
-            );
-            assert_eq!(worst(&f), Severity::Ok, "{t}/{c}: {r:?} {f:?}");
+        // Every token from 1 ms to 20 s, with Corosync's default consensus (1.2 x token)
+        // and a few others: whatever is recommended, the judge finds inside the window.
+        for t in (1..=20_000).step_by(50).chain([1999, 2000, 2001, 600_000]) {
+            for c in [t * 12 / 10, t, 1, 60_000] {
+                if !(1..=CONSENSUS_MAX_MS).contains(&c) {
+                    continue;
+                }
+                match recommend(&window(t, c)) {
+                    Advice::Fits { timers: r, warnings } => {
+                        let f = judge(
+                            &window(t, c),
+                            &timers(r.noop_out_interval, r.noop_out_timeout, r.replacement_timeout),
+                        );
+                        assert_ne!(worst(&f), Severity::Error, "{t}/{c}: {r:?} {f:?}");
+                        let said: Vec<_> = f
+                            .iter()
+                            .filter(|f| f.severity == Severity::Warning)
+                            .map(|f| f.message.clone())
+                            .collect();
+                        assert_eq!(warnings, said, "{t}/{c}");
+                        assert!(t >= LEAST_TOKEN_MS, "{t}/{c}: {r:?}");
+                    }
+                    Advice::NoneFit { least_token_ms, why } => {
+                        assert!(t < LEAST_TOKEN_MS, "{t}/{c}: {why}");
+                        assert_eq!(least_token_ms, LEAST_TOKEN_MS);
+                        assert!(why.contains("Raise totem.token to 2000 ms"), "{why}");
+                    }
+                    other => panic!("{t}/{c}: {other:?}"),
+                }
+            }
+        }
+        // Corosync's default consensus: no warnings at all.
+        for t in [2000, 3000, 4000, 4650, 10000] {
+            match recommend(&window(t, t * 12 / 10)) {
+                Advice::Fits { warnings, .. } => assert!(warnings.is_empty(), "{t}: {warnings:?}"),
+                other => panic!("{t}: {other:?}"),
+            }
         }
         assert_eq!(
-            recommend(&window(4000, 4800)).unwrap(),
+            fits(recommend(&window(4000, 4800))),
             Recommendation {
                 noop_out_interval: 2,
                 noop_out_timeout: 2,
                 replacement_timeout: 4
             }
         );
+        // The tokens the issue tried: nothing fits, and it is said.
+        for t in [1000, 1500] {
+            assert!(matches!(
+                recommend(&window(t, t * 12 / 10)),
+                Advice::NoneFit { .. }
+            ));
+        }
     }
 }

@@ -4,11 +4,13 @@
 
 use std::path::Path;
 
+use crate::cluster::attrd;
+use crate::cluster::cib::Cib;
 use crate::deadline::Deadline;
 use crate::decide::mmp::ZfsFigures;
 use crate::decide::timeouts::Figure;
 use crate::tools::Tools;
-use crate::zfs::zpool;
+use crate::zfs::{kstat, zpool};
 
 fn param(host_root: &Path, name: &str) -> Option<Figure> {
     let p = host_root.join("sys/module/zfs/parameters").join(name);
@@ -51,6 +53,24 @@ pub fn figures(pool: &str, tools: &Tools, host_root: &Path, deadline: Deadline) 
         fail_intervals: param(host_root, "zfs_multihost_fail_intervals"),
         import_intervals: param(host_root, "zfs_multihost_import_intervals"),
     }
+}
+
+/// The pools imported on this host (kstat, no child process).
+pub fn imported_pools(host_root: &Path) -> Vec<String> {
+    kstat::imported_pools(host_root)
+}
+
+/// The hostids the other nodes published (permanent node attribute, set at start).
+pub fn peer_hostids(cib: &Cib, me: &str) -> Vec<(String, String)> {
+    cib.nodes
+        .iter()
+        .filter(|n| !n.node.eq_ignore_ascii_case(me))
+        .filter_map(|n| {
+            n.permanent
+                .get(attrd::HOSTID)
+                .map(|h| (n.node.clone(), h.clone()))
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::cluster::corosync::{self, Sources};
 use crate::deadline::Deadline;
+use crate::decide::mmp::{self, ZfsFigures};
 use crate::decide::timeouts::{self, Finding, Severity, Timers, Window};
 use crate::decide::timer_sources::{self as timers, Inputs, Overrides};
 use crate::iscsi::iscsiadm::Iscsiadm;
@@ -18,7 +19,17 @@ use crate::target::{Iqn, Path, Portal};
 #[derive(Debug, Clone, Serialize)]
 pub struct PathReport {
     pub label: String,
+    /// The node record's target and portal as iscsiadm takes them (`-T`, `-p`); none for
+    /// what new sessions would get.
+    pub record: Option<(String, String)>,
     pub timers: Timers,
+    pub findings: Vec<Finding>,
+}
+
+/// The pool's side of the window (decide::mmp), for a pool imported on this host.
+#[derive(Debug, Clone, Serialize)]
+pub struct PoolReport {
+    pub figures: ZfsFigures,
     pub findings: Vec<Finding>,
 }
 
@@ -26,29 +37,67 @@ pub struct PathReport {
 pub struct Report {
     pub window: Window,
     pub paths: Vec<PathReport>,
+    pub zfs: Vec<PoolReport>,
     pub verdict: Severity,
 }
 
 impl Report {
     fn new(window: Window, paths: Vec<PathReport>) -> Report {
-        let verdict = paths
-            .iter()
-            .map(|p| timeouts::worst(&p.findings))
-            .max()
-            .unwrap_or(Severity::Ok);
-        Report {
+        let mut r = Report {
             window,
             paths,
-            verdict,
-        }
+            zfs: Vec::new(),
+            verdict: Severity::Ok,
+        };
+        r.verdict = r.all_findings().map(|f| f.severity).max().unwrap_or(Severity::Ok);
+        r
     }
 
-    pub fn count(&self, severity: Severity) -> usize {
+    /// Judges each pool's MMP against the longest I/O stall of the paths, and counts its
+    /// findings in the verdict.
+    pub fn with_pools(mut self, pools: Vec<ZfsFigures>) -> Report {
+        let stall = self.stall_ms();
+        self.zfs = pools
+            .into_iter()
+            .map(|figures| PoolReport {
+                findings: mmp::judge(&figures, stall),
+                figures,
+            })
+            .collect();
+        self.verdict = self
+            .all_findings()
+            .map(|f| f.severity)
+            .max()
+            .unwrap_or(Severity::Ok);
+        self
+    }
+
+    /// The longest I/O stall (detection + replacement, ms) of the paths whose timers are
+    /// usable: what the pool's writes wait out before a leg is given up.
+    pub fn stall_ms(&self) -> Option<i64> {
+        self.paths
+            .iter()
+            .filter_map(|p| {
+                let t = &p.timers;
+                let (i, o, r) = (
+                    t.noop_out_interval.value?,
+                    t.noop_out_timeout.value?,
+                    t.replacement_timeout.value?,
+                );
+                i.checked_add(o)?.checked_add(r.max(0))?.checked_mul(1000)
+            })
+            .max()
+    }
+
+    fn all_findings(&self) -> impl Iterator<Item = &Finding> {
         self.paths
             .iter()
             .flat_map(|p| &p.findings)
-            .filter(|f| f.severity == severity)
-            .count()
+            .chain(self.zfs.iter().flat_map(|z| &z.findings))
+    }
+
+    pub fn count(&self, severity: Severity) -> usize {
+        self.all_findings().filter(|f| f.severity == severity).count()
     }
 
     /// The first error or warning, for a one-line reason.
@@ -108,10 +157,11 @@ fn window(host: &Host, over: &WindowOverrides, deadline: Deadline) -> Window {
     )
 }
 
-fn judge(label: String, window: &Window, timers: Timers) -> PathReport {
+fn judge(label: String, record: Option<(String, String)>, window: &Window, timers: Timers) -> PathReport {
     let findings = timeouts::judge(window, &timers);
     PathReport {
         label,
+        record,
         timers,
         findings,
     }
@@ -144,7 +194,16 @@ pub fn inspect_host(host: &Host, w: &WindowOverrides, t: &Overrides, deadline: D
             record: None,
             iscsid_conf: conf_ref.clone(),
         };
-        paths.push(judge(session_label(s), &window, timers::figures(&inputs, t)));
+        let record = s
+            .connections
+            .first()
+            .map(|c| (s.target.clone(), join(&c.persistent_address, c.persistent_port)));
+        paths.push(judge(
+            session_label(s),
+            record,
+            &window,
+            timers::figures(&inputs, t),
+        ));
     }
     let records = if adm.installed() {
         adm.records(deadline.capped(Duration::from_secs(10)))
@@ -178,6 +237,7 @@ pub fn inspect_host(host: &Host, w: &WindowOverrides, t: &Overrides, deadline: D
         };
         paths.push(judge(
             format!("node record {path} (no session)"),
+            Some((path.target.to_string(), path.portal.to_string())),
             &window,
             timers::figures(&inputs, t),
         ));
@@ -190,6 +250,7 @@ pub fn inspect_host(host: &Host, w: &WindowOverrides, t: &Overrides, deadline: D
         };
         paths.push(judge(
             "new sessions (no session or node record yet)".into(),
+            None,
             &window,
             timers::figures(&inputs, t),
         ));
@@ -233,7 +294,8 @@ pub fn for_paths(
                 record: record.as_ref(),
                 iscsid_conf: conf_ref.clone(),
             };
-            judge(path.to_string(), &window, timers::figures(&inputs, t))
+            let record = Some((path.target.to_string(), path.portal.to_string()));
+            judge(path.to_string(), record, &window, timers::figures(&inputs, t))
         })
         .collect();
     Report::new(window, reports)

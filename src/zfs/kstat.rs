@@ -5,6 +5,20 @@
 
 use std::path::Path;
 
+/// The pools imported on this node, by name (sorted).
+pub fn imported_pools(host_root: &Path) -> Vec<String> {
+    let Ok(dir) = std::fs::read_dir(host_root.join("proc/spl/kstat/zfs")) else {
+        return Vec::new();
+    };
+    let mut pools: Vec<String> = dir
+        .flatten()
+        .filter(|e| e.path().join("state").is_file())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    pools.sort();
+    pools
+}
+
 /// `None`: not imported on this node.
 pub fn pool_state(host_root: &Path, pool: &str) -> Option<String> {
     let file = host_root.join("proc/spl/kstat/zfs").join(pool).join("state");
