@@ -60,3 +60,10 @@ clean:
 .PHONY: e2e
 e2e: build
 	bash tests/e2e/run.sh
+
+# The HA SAN in two qemu VMs (storage-a, storage-b): LIO both ways, ZFS mirror, sbd
+# fencing, the agent as a clone; drills (node kills, returns, planned failover, storage
+# cut) timed against the model; ZFS recordings. See tests/e2e/README.md, "e2e-san".
+.PHONY: e2e-san
+e2e-san: build
+	bash tests/e2e/san/run.sh

@@ -12,8 +12,10 @@
 # loop mount), manifest.txt (package versions), build.log, .complete.
 # Contents: Debian 12 (bookworm) minbase + Debian's kernel (linux-image-amd64), open-iscsi,
 # targetcli-fb (LIO), dbus, udev, nftables, Pacemaker, Corosync, pcs, resource-agents
-# (ocf-tester), crmsh, xmllint; zfs-dkms + zfsutils-linux from bookworm-backports contrib,
-# the module compiled in the chroot for the image's kernel. PID 1 is /opt/e2e/init.sh.
+# (ocf-tester), crmsh, xmllint, sbd + fence-agents (fence_sbd), ping; zfs-dkms +
+# zfsutils-linux + zfs-zed from bookworm-backports contrib, the module compiled in the chroot
+# for the image's kernel. PID 1 is /opt/e2e/init.sh. One image serves both the one-node
+# `make e2e` and the two-node `make e2e-san` (tests/e2e/san/).
 # Network: Debian's mirrors only. Needs root (debootstrap, chroot).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -27,11 +29,14 @@ HOSTNAME_VM=vmnode
 INITIATOR=iqn.1993-08.org.debian:01:e2e0a11ce001
 # debootstrap: the base system and the kernel
 INCLUDE=linux-image-amd64,initramfs-tools,busybox,kmod,udev,dbus,e2fsprogs,iproute2,procps,util-linux
-# apt in the chroot, bookworm: the iSCSI stack and the cluster stack
+# apt in the chroot, bookworm: the iSCSI stack and the cluster stack; sbd and fence-agents
+# (fence_sbd) for the two-node run's fencing, iputils-ping for its network checks
 PKGS_MAIN=(open-iscsi targetcli-fb nftables pacemaker pacemaker-cli-utils corosync pcs
-           resource-agents crmsh libxml2-utils psmisc lsscsi sg3-utils)
+           resource-agents crmsh libxml2-utils psmisc lsscsi sg3-utils
+           sbd fence-agents iputils-ping)
 # apt in the chroot, bookworm-backports contrib: ZFS 2.3 (dkms builds zfs.ko in the chroot)
-PKGS_ZFS=(dkms zfs-dkms zfsutils-linux)
+# and its event daemon (zed: run by hand in the guests, no systemd there)
+PKGS_ZFS=(dkms zfs-dkms zfsutils-linux zfs-zed)
 
 key() { cat "$HERE/build-image.sh" "$HERE/guest/init.sh" | sha256sum | cut -c1-16; }
 IMG=$E2E_CACHE/image-$(key)
@@ -147,9 +152,11 @@ cp "$BLOG" "$IMG.tmp/build.log"
 touch "$IMG.tmp/.complete"
 rm -rf "$IMG"; mv "$IMG.tmp" "$IMG"
 rm_root; rm -rf "$WORK"
-# older recipes' images are of no further use (the .deb cache stays)
-for d in "$E2E_CACHE"/image-*; do
-    [ "$d" = "$IMG" ] || rm -rf "$d"
+# older recipes' images: keep the newest other one (a branch and main with different
+# recipes then do not rebuild each other's image on every run), remove the rest (the .deb
+# cache stays)
+{ ls -1dt "$E2E_CACHE"/image-* 2>/dev/null | grep -vxF "$IMG" | tail -n +2 || true; } | while read -r d; do
+    rm -rf "$d"
 done
 log "image ready in $(elapsed) s: $IMG ($(du -sh "$IMG" | cut -f1) on disk)"
 echo "$IMG"

@@ -2,6 +2,7 @@
 # install-host-deps.sh - the host tools `make e2e` needs; idempotent (installs only what is
 # missing, from Debian's packages).
 #   debootstrap, e2fsprogs (mkfs.ext4 -d), ca-certificates/gpg keyring for debootstrap,
+#   fdisk (sfdisk: the e2e-san data disks' partition tables),
 #   qemu-system-x86 (with 9p/virtfs). The project's machines carry qemu-utils from
 #   bookworm-backports, which Breaks qemu-system-common (<8.0) from bookworm main, so
 #   qemu-system-x86 then comes from bookworm-backports through private package lists
@@ -19,6 +20,7 @@ command -v debootstrap >/dev/null || need+=(debootstrap)
 command -v mkfs.ext4 >/dev/null || need+=(e2fsprogs)
 [ -f /usr/share/keyrings/debian-archive-keyring.gpg ] || need+=(debian-archive-keyring)
 command -v cpio >/dev/null || need+=(cpio)
+command -v sfdisk >/dev/null || need+=(fdisk)   # e2e-san: GPT on the VMs' data disks
 if ((${#need[@]})); then
     echo "install-host-deps: installing ${need[*]}"
     apt_install "${need[@]}"

@@ -47,17 +47,8 @@ trap kill_qemu EXIT
 trap 'exit 130' INT TERM
 
 # ---- 1. host tools and the agent ----------------------------------------------------------
-say "host tools"
-bash "$HERE/install-host-deps.sh" > "$OUT/install-host-deps.log" 2>&1 ||
-    { cat "$OUT/install-host-deps.log"; exit 1; }
-AGENT_BIN=$TOP/target/release/iscsi-mirror
-if [ ! -x "$AGENT_BIN" ] || [ "${E2E_BUILD:-0}" = 1 ]; then
-    say "building the agent (cargo build --release --locked --bin iscsi-mirror)"
-    (cd "$TOP" && cargo build --release --locked --bin iscsi-mirror)
-fi
-
-AGENT_ID="$(sha256sum < "$AGENT_BIN" | cut -c1-16) built $(date -u -r "$AGENT_BIN" +%FT%TZ), tree $(git -C "$TOP" describe --always --dirty 2>/dev/null || echo unknown)"
-say "agent: $AGENT_BIN ($AGENT_ID)"
+. "$HERE/host-lib.sh"
+e2e_host_setup || exit 1
 
 # ---- 2. the image -------------------------------------------------------------------------
 T_IMG=$EPOCHREALTIME
@@ -75,14 +66,6 @@ install -m 0755 "$HERE"/guest/*.sh "$SHARE/guest/"
 rm -f "$OUT"/{serial.log,guest.log,results.txt,measurements.txt,timings.txt}
 APPEND="console=ttyS0 root=/dev/vda rw init=/opt/e2e/init.sh panic=-1 quiet"
 say "booting (qemu TCG, $SMP vCPU, ${MEM} MiB, deadline ${E2E_TIMEOUT}s); serial: $OUT/serial.log"
-# each serial line gets the seconds since qemu's start (bash's clock, no forks per line)
-stamp() {
-    local start=${EPOCHREALTIME/./} line d
-    while IFS= read -r line; do
-        d=$(( ${EPOCHREALTIME/./} - start ))
-        printf '%4d.%03d %s\n' $((d / 1000000)) $((d / 1000 % 1000)) "${line%$'\r'}"
-    done
-}
 T_BOOT=$EPOCHREALTIME
 set +e
 qemu-system-x86_64 -accel tcg,thread=multi -cpu max -m "$MEM" -smp "$SMP" \

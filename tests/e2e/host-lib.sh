@@ -1,0 +1,28 @@
+# host-lib.sh - what both VM runners (run.sh: one node; san/run.sh: two nodes) do on the
+# host the same way. Sourced; needs TOP (the repository), OUT (a log directory) and say().
+
+# e2e_host_setup: the host tools (install-host-deps.sh) and the agent binary
+# (target/release/iscsi-mirror, built if missing or with E2E_BUILD=1). Sets AGENT_BIN and
+# AGENT_ID (its hash, build time and the tree it came from). Returns 1 on failure.
+e2e_host_setup() {
+    say "host tools"
+    bash "$TOP/tests/e2e/install-host-deps.sh" > "$OUT/install-host-deps.log" 2>&1 ||
+        { cat "$OUT/install-host-deps.log"; return 1; }
+    AGENT_BIN=$TOP/target/release/iscsi-mirror
+    if [ ! -x "$AGENT_BIN" ] || [ "${E2E_BUILD:-0}" = 1 ]; then
+        say "building the agent (cargo build --release --locked --bin iscsi-mirror)"
+        (cd "$TOP" && cargo build --release --locked --bin iscsi-mirror) || return 1
+    fi
+    AGENT_ID="$(sha256sum < "$AGENT_BIN" | cut -c1-16) built $(date -u -r "$AGENT_BIN" +%FT%TZ), tree $(git -C "$TOP" describe --always --dirty 2>/dev/null || echo unknown)"
+    say "agent: $AGENT_BIN ($AGENT_ID)"
+}
+
+# stamp: each line of stdin prefixed with the seconds since stamp started (a VM's serial
+# console; bash's clock, no fork per line)
+stamp() {
+    local start=${EPOCHREALTIME/./} line d
+    while IFS= read -r line; do
+        d=$(( ${EPOCHREALTIME/./} - start ))
+        printf '%4d.%03d %s\n' $((d / 1000000)) $((d / 1000 % 1000)) "${line%$'\r'}"
+    done
+}
