@@ -34,8 +34,9 @@ snapshot() { gx "$1" 30 'crm_mon -1 -r -f -A; zpool status -P san-pool 2>&1 | he
 # writer_check LABEL HOLDER [checker options]: the records on the pool against the acks
 writer_check() {
     local label=$1 n=$2; shift 2
-    gx "$n" 60 'cat /san-pool/writer/records' > "$OUT/logs/writer-records-$label.txt" 2>/dev/null
+    # the acks first: every record acknowledged by then was fsynced before the read below
     cat "$OUT"/share-?/out/writer-acks.log 2>/dev/null > "$OUT/logs/writer-acks-$label.txt"
+    gx "$n" 60 'cat /san-pool/writer/records' > "$OUT/logs/writer-records-$label.txt" 2>/dev/null
     "${WCHECK[@]}" "$OUT/logs/writer-records-$label.txt" "$OUT/logs/writer-acks-$label.txt" "$@" > "$OUT/logs/writer-check-$label.txt"
     local rc=$?
     sed 's/^/    writer: /' "$OUT/logs/writer-check-$label.txt"
@@ -44,13 +45,15 @@ writer_check() {
 wval() { awk -v k="$2" '$1 == k {print $2}' "$OUT/logs/writer-check-$1.txt"; }
 # failure_reason NODE: exit reasons of the mirror's failed actions on NODE in crm_mon
 failure_reason() { gx a 30 "crm_xml | xp \"//failures/failure[@node='$1'][starts-with(@op_key,'mirror')]/@exitreason\"" 2>/dev/null || gx b 30 "crm_xml | xp \"//failures/failure[@node='$1'][starts-with(@op_key,'mirror')]/@exitreason\""; }
+# t_reason N SINCE REGEX: when the agent's monitor on VM N first gave an exit reason matching REGEX
+t_reason() { t_log "$2" "mirror_monitor.*ocf-exit-reason:.*($3)" $(pm_logs "$1"); }
 mirror_rc190() { gx "$1" 30 "crm_xml | xp \"count(//failures/failure[@node='$2'][starts-with(@op_key,'mirror')][@exitcode='190'])\" | grep -qv '^0\$'"; }
 # fence_t SURVIVOR VICTIM SINCE: when the survivor's Pacemaker logged the victim fenced, OK
 fence_t() { t_log "$(($3 - 1000))" "Peer $2 was terminated .*: OK|Operation '?(reboot|off)'? .*targeting $2 .*(OK|returned: 0)" $(pm_logs "$1"); }
 fence_seen() { [ -n "$(fence_t "$@")" ]; }
 # ev_any NODE SINCE REGEX: did evmon on NODE log a KEY VALUE matching REGEX after SINCE?
 ev_any() { [ -n "$(t_log "$2" "^[0-9]+ $1 ($3)\$" $(ev_files))" ]; }
-cleanup() { gxq "$1" 60 'pcs resource cleanup > /dev/null 2>&1; true'; }
+cleanup() { gxq "$1" 60 'crm_resource --cleanup > /dev/null 2>&1; true'; }   # pcs would be the same, slower
 
 # back_whole SURVIVOR PEER: after a peer returned: sessions both ways, the remote vdev ONLINE
 # and resilvered by the agent alone, health green on both. Returns the times in BW_*.
@@ -68,11 +71,11 @@ back_whole() {
     else
         fail "$d ${VM_NAME[$r]} did not rejoin with its clone instance and session within 240 s"
     fi
-    if wait_for 120 gx "$s" 30 '[ "$(remote_vdev_state)" = ONLINE ] && ! resilvering'; then
+    if wait_for 60 gx "$s" 30 '[ "$(remote_vdev_state)" = ONLINE ] && ! resilvering'; then
         BW_ONLINE=$(t_ev "${VM_NAME[$s]}" vdev_remote ONLINE "$since")
         pass "$d the returned vdev is ONLINE and resilvered with nobody running zpool online ($(rel "$since" "$BW_ONLINE") s after the boot)"
     else
-        fail "$d $NEEDS_AUTO_ONLINE the returned vdev is still $(gx "$s" 30 remote_vdev_state) 120 s after the session came back: nobody onlined it"
+        fail "$d $NEEDS_AUTO_ONLINE the returned vdev is still $(gx "$s" 30 remote_vdev_state) 60 s after the session came back: nobody onlined it"
         note "$d: zpool online by hand so that the next drills start from a whole mirror"
         gx "$s" 60 'zpool online san-pool $REMOTE_DEV; zpool clear san-pool' | sed 's/^/    /'
     fi
@@ -96,12 +99,12 @@ drill1() {
     wait_for 90 ev_seen storage-a vdev_remote FAULTED "$K"
     wait_for 120 mirror_rc190 a storage-a
     wait_for 60 fence_seen a storage-b "$K"
-    sleep 12   # one more recurring monitor of the agent (interval 10 s) with the peer dead
+    # the agent's monitor (interval 10 s) with the peer dead: its exit reasons in pacemaker.log
+    wait_for 60 t_reason a "$K" 'as expected|offline'
     snapshot a d1-after
-    local reason; reason=$(failure_reason storage-a)
-    note "d1 agent's exit reason on storage-a: $reason"
-    check "d1.1 storage-a's agent monitor reports 190 (degraded) with the peer offline/as expected in its reason" \
-        grep -Eiq 'offline|as expected|unclean' <<< "$reason"
+    local t_exp; t_exp=$(t_reason a "$K" 'as expected|offline')
+    grep -h 'mirror_monitor.*ocf-exit-reason:' $(pm_logs a) | sed 's/.*ocf-exit-reason:/    reason: /; s/ \].*//' | uniq -c | tail -5
+    check "d1.1 storage-a's agent monitor reports 190 with the peer offline/unclean 'as expected' in its reason ($(rel "$K" "$t_exp") s after the kill)" test -n "$t_exp"
     local logins iscsid_tries
     logins=$("${LOGTIME[@]}" --count "$((K - 1000))" "iscsi-mirror.*(reconnect|login).*$ST_NET\.2" $(msg_logs a))
     iscsid_tries=$("${LOGTIME[@]}" --count "$((K - 1000))" "iscsid.*$ST_NET\.2" $(msg_logs a))
@@ -133,6 +136,7 @@ drill1() {
     tl d1 "storage-a: ZED statechange zedlet ran" "$(rel "$K" "$t_zed")" "" ""
     tl d1 "storage-a: fence of storage-b confirmed (sbd)" "$(rel "$K" "$t_fence")" "8.8 + msgwait $SBD_MSGWAIT" "~2-4 (STONITH)"
     tl d1 "storage-a: agent monitor 190 logged (interval 10 s)" "$(rel "$K" "$t_190")" "<= 9 + 10" ""
+    tl d1 "storage-a: agent reason 'as expected' (peer unclean/offline)" "$(rel "$K" "$t_exp")" "8.8 + <= 10" ""
     tl d1 "writer: longest stall (s)" "$(wval d1 longest_stall_s)" "<= I+P+R = 9" "0 (no interruption)"
     D1_K=$K
 }
@@ -231,9 +235,13 @@ drill5() {
     phase "drill 5: planned failover, pcs node standby storage-b (the holder): clean export, clean import"
     cleanup b
     snapshot b d5-before
-    local K=$(now_ms)
-    gx b 60 'pcs node standby storage-b' | sed 's/^/    /'
-    echo "$K host pcs node standby storage-b" >> "$OUT/host-events.log"
+    local K0=$(now_ms)
+    gx b 120 'pcs node standby storage-b' | sed 's/^/    /'
+    echo "$K0 host pcs node standby storage-b" >> "$OUT/host-events.log"
+    # the failover starts when the CIB has standby=on (pcs itself takes seconds to start)
+    local K; K=$(t_log "$((K0 - 1000))" 'name="standby" value="on"' $(pm_logs b))
+    [ -n "$K" ] || K=$K0
+    note "d5 pcs node standby: the CIB had standby=on $(secs "$K0" "$K") s after pcs was started"
     wait_for 120 gx a 30 '[ "$(rsc_node writer)" = storage-a ]'
     wait_for 30 ev_seen storage-a writer running "$K"
     sleep 3
@@ -250,7 +258,7 @@ drill5() {
         gx a 30 '[ "$(timeout 10 zpool list -H -o health san-pool)" = ONLINE ] && [ "$(remote_vdev_state)" = ONLINE ] && [ "$(local_vdev_state)" = ONLINE ]'
     check "d5.2 no resilver after the planned failover" gx a 30 '! zpool status san-pool | grep -q "resilver in progress" && ! zpool status san-pool | grep -Eq "resilvered .* on $(date +%a\ %b)"'
     check "d5.3 writer resumed on storage-a, every acknowledged record intact" test "$wrc" = 0 -a "$t_first" != none
-    tl d5 "pcs node standby storage-b" 0.000 "" ""
+    tl d5 "CIB: standby=on for storage-b (pcs node standby)" 0.000 "" ""
     tl d5 "storage-b: writer stopped" "$(rel "$K" "$t_stop")" "" ""
     tl d5 "storage-b: pool exported" "$(rel "$K" "$t_exp")" "" "~1-2 (export+import)"
     tl d5 "storage-a: pool imported" "$(rel "$K" "$t_imp")" "" ""

@@ -94,10 +94,11 @@ phase() { say "== $*"; echo "== $(date +%T) $*" >> "$OUT/notes.txt"; }
 . "$HERE/phases.sh"
 . "$HERE/drills.sh"
 
-# SAN_UNTIL=cluster|probe|record|resources stops after that phase (for working on the run)
+# SAN_UNTIL=cluster|probe|record|resources stops after that phase, SAN_RECORD=0 creates the
+# pool without the recordings, SAN_PROBE=0 skips the LIO probe (all for working on the run)
 until_here() { [ "${SAN_UNTIL:-}" != "$1" ]; }
 if [ $ok = 1 ]; then
-    phase_cluster && until_here cluster && phase_lio_probe && until_here probe &&
+    phase_cluster && until_here cluster && { [ "${SAN_PROBE:-1}" = 0 ] || phase_lio_probe; } && until_here probe &&
         phase_pool_recordings && until_here record && phase_resources && until_here resources &&
         run_drills && phase_suspend_recording
 fi
