@@ -17,6 +17,10 @@ Prints "key value" lines:
                                     the longest gap between consecutive records written in
                                     [--from, --to] (records in the file, by write time)
   first_after_ms                    the first record written after --from (service back)
+  stall_end_ack_ms                  when the record written at stall_from_ms was acknowledged
+                                    (its fsync returned at the end of the stall: after a
+                                    peer's death, the first write that reached only the
+                                    local half of the mirror)
 Exit status 0 when no acknowledged record outside the loss window is missing and no line
 is corrupt, else 1.
 """
@@ -66,12 +70,14 @@ def main(argv):
             intact.add((int(p[0]), int(p[1]), p[2]))
             times.append(int(p[1]))
     acked = []
+    ack_time = {}
     with open(ack_path, errors="replace") as f:
         for line in f:
             p = line.split()
             if len(p) != 4:
                 continue
             acked.append((int(p[0]), int(p[1]), p[2]))
+            ack_time[int(p[1])] = int(p[3])
     missing = [k for k in acked if k not in intact]
     in_loss = [k for k in missing if loss and loss[0] <= k[1] <= loss[1]]
     real_missing = [k for k in missing if k not in in_loss]
@@ -99,6 +105,7 @@ def main(argv):
     print("stall_from_ms %s" % best[1])
     print("stall_to_ms %s" % best[2])
     print("first_after_ms %s" % (after[0] if after else "none"))
+    print("stall_end_ack_ms %s" % ack_time.get(best[1], "none"))
     return 0 if not real_missing and corrupt == 0 else 1
 
 
