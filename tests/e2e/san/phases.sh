@@ -200,7 +200,7 @@ op_defaults timeout=60s
 primitive sbd-fence stonith:fence_sbd params devices=/dev/disk/by-id/virtio-sbd pcmk_host_list=\"storage-a storage-b\"
 primitive mirror ocf:san:iscsi-mirror params peers=\"$peers\" noop_out_interval=2 noop_out_timeout=2 replacement_timeout=5 login_timeout=10 pool=$POOL $MIRROR_OPS
 clone mirror-clone mirror meta interleave=true allow-unhealthy-nodes=true
-primitive san-pool ocf:heartbeat:ZFS params pool=$POOL importargs=\"-d /dev/disk/by-path\" op start timeout=150s op stop timeout=90s op monitor interval=10s timeout=60s
+primitive san-pool ocf:heartbeat:ZFS params pool=$POOL importargs=\"-d /dev/disk/by-partlabel\" op start timeout=150s op stop timeout=90s op monitor interval=10s timeout=60s
 primitive vip IPaddr2 params ip=$VIP cidr_netmask=24 nic=\$CL_NIC op monitor interval=10s
 primitive writer anything params binfile=/usr/local/sbin/san-writer pidfile=/run/san-writer.pid logfile=/var/log/san-writer.log errlogfile=/var/log/san-writer.log op monitor interval=5s
 group services vip writer

@@ -58,15 +58,16 @@ for L in 0 1; do for n in a b; do
 done; done
 
 # ---- 2. disks and shares ------------------------------------------------------------------
-# data disks: GPT with one partition (type Solaris/ZFS) from 1 MiB: the pool uses the
-# partition, LIO exports the whole disk (the design's layout: sgdisk -n1:0:0 -t1:bf01)
+# data disks: GPT with one named partition (type Solaris/ZFS) from 1 MiB: the pool uses the
+# partition by its name (/dev/disk/by-partlabel/data-a, the same name on both nodes), LIO
+# exports the whole disk (the design's layout: sgdisk -n1:0:0 -t1:bf01 -c1:NAME)
 gpt_disk() {
     truncate -s "$2" "$1"
-    printf 'label: gpt\n, , 6A898CC3-1DD2-11B2-99A6-080020736631\n' | sfdisk -q "$1" > /dev/null
+    printf 'label: gpt\ntype=6A898CC3-1DD2-11B2-99A6-080020736631, name="%s"\n' "$3" | sfdisk -q "$1" > /dev/null
 }
-gpt_disk "$OUT/run/data-a.img" 2G
-gpt_disk "$OUT/run/data-b.img" 2G
-gpt_disk "$OUT/run/probe-a.img" 128M
+gpt_disk "$OUT/run/data-a.img" 2G data-a
+gpt_disk "$OUT/run/data-b.img" 2G data-b
+gpt_disk "$OUT/run/probe-a.img" 128M probe
 truncate -s 16M "$OUT/run/sbd.img"
 for n in a b; do
     sh=$OUT/share-$n

@@ -11,8 +11,9 @@ Prints "key value" lines:
   records / intact / corrupt        lines in the file, with a good / bad checksum
   acked                             acknowledged records (in the time range)
   missing                           acknowledged records not in the file (lost)
-  missing_in_loss_window            of them, those written inside --loss-window (the data
-                                    loss an override accepted)
+  missing_in_loss_window            of them, those acknowledged inside --loss-window (the
+                                    data loss an override accepted: a record whose fsync
+                                    returned after the cut reached one half only)
   longest_stall_s / stall_from_ms / stall_to_ms
                                     the longest gap between consecutive records written in
                                     [--from, --to] (records in the file, by write time)
@@ -79,7 +80,7 @@ def main(argv):
             acked.append((int(p[0]), int(p[1]), p[2]))
             ack_time[int(p[1])] = int(p[3])
     missing = [k for k in acked if k not in intact]
-    in_loss = [k for k in missing if loss and loss[0] <= k[1] <= loss[1]]
+    in_loss = [k for k in missing if loss and loss[0] <= ack_time.get(k[1], 0) <= loss[1]]
     real_missing = [k for k in missing if k not in in_loss]
 
     times.sort()

@@ -10,10 +10,14 @@ EV=$OUT/events.log          # state transitions seen by evmon.sh: "epoch_ms key 
 POOL=san-pool
 AGENT=/usr/lib/ocf/resource.d/san/iscsi-mirror
 
-# the by-path name of a node's data disk partition as its PEER sees it over iSCSI
-remote_part() { echo "/dev/disk/by-path/ip-$1:3260-iscsi-$2-lun-0-part1"; }
-REMOTE_DEV=$(remote_part "$PEER_ST" "$PEER_IQN")            # the peer's disk, here
-LOCAL_DEV=/dev/disk/by-path/virtio-pci-0000:00:13.0-part1    # this node's disk, here
+# The pool's vdevs by GPT partition name (the host names them data-a, data-b): udev makes
+# /dev/disk/by-partlabel/data-X on both nodes (the local disk on one, the iSCSI disk on the
+# other), so every path in the pool's config is valid on either node. By-path names are
+# not: after an unplanned failover the survivor's pool keeps the dead node's vdev under
+# its last path there (the dead node's *local* by-path name, which on the survivor names
+# its own disk), and neither `zpool online` nor a reopen can find it (README).
+LOCAL_DEV=/dev/disk/by-partlabel/data-${NODE#storage-}     # this node's disk, here
+REMOTE_DEV=/dev/disk/by-partlabel/data-${PEER#storage-}    # the peer's disk, here (iSCSI)
 
 # ts: a line stamped with epoch seconds (ms)
 ts() { local t=${EPOCHREALTIME/./}; printf '%d.%03d %s\n' $((t / 1000000)) $((t / 1000 % 1000)) "$*"; }
