@@ -17,7 +17,10 @@ Prints "key value" lines:
   longest_stall_s / stall_from_ms / stall_to_ms
                                     the longest gap between consecutive records written in
                                     [--from, --to] (records in the file, by write time)
-  first_after_ms                    the first record written after --from (service back)
+  first_after_ms                    the first record written after --from by another node
+                                    than the one that wrote the last record before it (the
+                                    service back on the new holder); if no other node wrote
+                                    after --from, the first record after it
   stall_end_ack_ms                  when the record written at stall_from_ms was acknowledged
                                     (its fsync returned at the end of the stall: after a
                                     peer's death, the first write that reached only the
@@ -57,6 +60,7 @@ def main(argv):
 
     intact, corrupt = set(), 0
     times = []
+    by_time = []
     n_lines = 0
     with open(rec_path, errors="replace") as f:
         for line in f:
@@ -70,6 +74,7 @@ def main(argv):
                 continue
             intact.add((int(p[0]), int(p[1]), p[2]))
             times.append(int(p[1]))
+            by_time.append((int(p[1]), p[2]))
     acked = []
     ack_time = {}
     with open(ack_path, errors="replace") as f:
@@ -93,7 +98,11 @@ def main(argv):
             continue
         if b - a > best[0]:
             best = (b - a, a, b)
-    after = [t for t in times if t_from is not None and t > t_from]
+    by_time.sort()
+    before = [n for t, n in by_time if t_from is not None and t <= t_from]
+    after_all = [(t, n) for t, n in by_time if t_from is not None and t > t_from]
+    moved = [t for t, n in after_all if before and n != before[-1]]
+    after = moved if moved else [t for t, _ in after_all]
     print("records %d" % n_lines)
     print("intact %d" % len(intact))
     print("corrupt %d" % corrupt)
