@@ -1,8 +1,8 @@
 # iscsi-mirror: build, install, package, test.
 #
 #   make demo      set up this machine and show the agent at work in a real Pacemaker cluster
-#   make check     set up this machine and run every test (what CI runs), the VM included
-#   make check-fast the same without the VM (make e2e)
+#   make check     set up this machine and run every test (what CI runs), the VMs included
+#   make check-fast the same without the VMs (make e2e, make e2e-san)
 #   make install   install the agent as ocf:san:iscsi-mirror under $(DESTDIR), with its
 #                  man pages and shell completions
 #   make deb       target/debian/iscsi-mirror_VERSION_ARCH.deb
@@ -101,6 +101,7 @@ cluster-test:
 
 check: check-fast
 	$(MAKE) e2e
+	$(MAKE) e2e-san
 
 check-fast: deps
 	$(CARGO) fmt --all -- --check

@@ -114,11 +114,18 @@ pub fn publish_health(ctx: &Ctx, node: &str, state: &mut InstanceState, health: 
         return;
     }
     match attrd::set_health(&ctx.tools, node, health.as_str(), ctx.deadline) {
-        Ok(()) => tracing::info!("mirror health on {node}: {}", health.as_str()),
-        Err(e) => tracing::warn!("{e}"),
+        // Recorded only once published: a colour that did not reach attrd (attrd_updater
+        // killed on a loaded node, attrd restarting) is tried again by the next monitor,
+        // or placement keeps acting on the old one (yellow on a whole mirror).
+        Ok(()) => {
+            tracing::info!("mirror health on {node}: {}", health.as_str());
+            state.health = Some(health.as_str().to_string());
+        }
+        Err(e) => tracing::warn!(
+            "mirror health {} not published, the next monitor tries again: {e}",
+            health.as_str()
+        ),
     }
-    // Recorded even when publishing failed, so a healthy monitor never retries in a loop.
-    state.health = Some(health.as_str().to_string());
 }
 
 pub fn clear_health(ctx: &Ctx, node: &str) {

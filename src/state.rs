@@ -121,7 +121,22 @@ pub struct PoolMemory {
     /// Whether `zpool status -j` works here (ZFS 2.3+); unknown until tried.
     #[serde(default)]
     pub json: Option<bool>,
+    /// Leaves once seen on a path's own block device, by the name ZFS gives them: a
+    /// name such as /dev/disk/by-partlabel/data-b says nothing of the path, and while the
+    /// device is gone (the session logged out) this is how the leaf is still known.
+    #[serde(default)]
+    pub remote_vdevs: Vec<RememberedVdev>,
 }
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RememberedVdev {
+    pub vdev: String,
+    pub target: String,
+    pub portal: String,
+}
+
+/// How many leaves are remembered at most (the newest kept): a pool has a handful.
+pub const REMEMBERED_VDEVS: usize = 64;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct InstanceState {

@@ -88,7 +88,8 @@ fn instances(dir: &Path, pool: &str) -> Vec<InstanceState> {
         .collect()
 }
 
-/// The node serving the vdev: by its block device's session, else by its by-path name.
+/// The node serving the vdev: by its block device's session, else by its by-path name,
+/// else by where the monitor last saw a leaf of that name.
 pub fn serving_node(st: &InstanceState, vdev: &str) -> Option<String> {
     let hook = st.hook.as_ref()?;
     let root = Path::new(&hook.host_root);
@@ -105,6 +106,17 @@ pub fn serving_node(st: &InstanceState, vdev: &str) -> Option<String> {
         .or_else(|| {
             let (addr, port, iqn, _) = udev::parse_link(vdev.rsplit('/').next()?)?;
             Some((iqn, addr, port))
+        })
+        .or_else(|| {
+            // Another name (by-partlabel, by-id) whose device is gone: where the monitor
+            // last saw it.
+            let r = st.pool.remote_vdevs.iter().find(|r| r.vdev == vdev)?;
+            let p = crate::target::Portal::parse(&r.portal).ok()?;
+            let addr = match &p.host {
+                crate::target::Host::Ip(ip) => ip.to_string(),
+                crate::target::Host::Name(n) => n.clone(),
+            };
+            Some((r.target.clone(), addr, p.port))
         })?;
     let (target, addr, port) = target_portal;
     st.paths.iter().find_map(|r| {
@@ -265,6 +277,16 @@ mod tests {
             Some("storage-b")
         );
         assert_eq!(serving_node(&st, "/dev/vdb1"), None);
+        // A partition label says nothing of the path: where the monitor last saw it does.
+        let label = "/dev/disk/by-partlabel/data-b";
+        assert_eq!(serving_node(&st, label), None);
+        let mut st = st;
+        st.pool.remote_vdevs.push(crate::state::RememberedVdev {
+            vdev: label.into(),
+            target: "iqn.2025-01.lab.home:storage-b".into(),
+            portal: "10.10.10.2:3260".into(),
+        });
+        assert_eq!(serving_node(&st, label).as_deref(), Some("storage-b"));
     }
 
     #[test]

@@ -21,6 +21,22 @@ struct San {
 
 /// storage-a with its leg to storage-b up and the pool imported, whole.
 fn san(interval_ms: u64) -> San {
+    san_with(interval_ms, None)
+}
+
+/// What udev makes for a GPT partition named `label`: /dev/disk/by-partlabel/LABEL, a link
+/// to the partition the by-path name leads to now.
+fn label_partition(sim: &SimHost, by_path: &str, label: &str) -> String {
+    let dev = std::fs::canonicalize(sim.root().join(by_path.trim_start_matches('/'))).unwrap();
+    let dir = sim.root().join("dev/disk/by-partlabel");
+    std::fs::create_dir_all(&dir).unwrap();
+    let link = dir.join(label);
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(&dev, &link).unwrap();
+    format!("/dev/disk/by-partlabel/{label}")
+}
+
+fn san_with(interval_ms: u64, label: Option<&str>) -> San {
     let portal = Portal::up("127.0.0.1");
     let (dir, sim) = host_with_target(IQN_B, &[&portal]);
     let pcmk = PacemakerTools::new();
@@ -42,11 +58,15 @@ fn san(interval_ms: u64) -> San {
         .var("OCF_RESKEY_CRM_meta_interval", &interval_ms.to_string());
     agent.start().expect(0);
     let sid = sim.sessions()[0].sid;
+    let remote = match label {
+        None => Leaf::Remote { sid, lun: 0 },
+        Some(label) => {
+            let by_path = sim.remote_leaf(sid, 0).unwrap();
+            Leaf::Path(label_partition(&sim, &by_path, label))
+        }
+    };
     let paths = sim
-        .create_pool(
-            "san-pool",
-            &[Leaf::Local("/dev/vdb1".into()), Leaf::Remote { sid, lun: 0 }],
-        )
+        .create_pool("san-pool", &[Leaf::Local("/dev/vdb1".into()), remote])
         .unwrap();
     San {
         _dir: dir,
@@ -216,6 +236,62 @@ fn a_returned_leg_is_brought_back_resilvered_and_the_mark_cleared_with_nobody_ty
     assert_eq!(
         s.pcmk.calls("attrd_updater").last().map(String::as_str),
         Some("-n #health-iscsi-mirror -N storage-a -U green")
+    );
+    s.agent.stop().expect(0);
+}
+
+#[test]
+fn a_leaf_named_by_its_partition_label_is_known_by_its_device_and_remembered_while_it_is_gone() {
+    // The two-VM SAN names its vdevs by partition label (a by-path name is wrong on the
+    // other node after a failover): nothing in /dev/disk/by-partlabel/data-b names the path.
+    let mut s = san_with(1_000, Some("data-b"));
+    assert_eq!(s.remote, "/dev/disk/by-partlabel/data-b");
+    s.monitor().expect(0);
+    let state = std::fs::read_to_string(s.agent.rsctmp().join("iscsi-mirror/mirror.state")).unwrap();
+    assert!(state.contains("/dev/disk/by-partlabel/data-b"), "{state}");
+    // The storage link is cut for good and the session goes (logged out): the partition
+    // and its label go with it, and ZFS shows the leaf UNAVAIL.
+    s.portal.cut();
+    let sid = s.sim.sessions()[0].sid;
+    drop_session(&s.sim, sid);
+    std::fs::remove_file(s.sim.root().join("dev/disk/by-partlabel/data-b")).unwrap();
+    s.sim.set_leaf_state("san-pool", &s.remote, "UNAVAIL").unwrap();
+    let run = s.monitor();
+    run.expect(190);
+    // Still known as storage-b's half: it misses writes, so storage-b is marked outdated.
+    let marks: Vec<String> = s
+        .pcmk
+        .calls("crm_attribute")
+        .into_iter()
+        .filter(|c| c.contains("iscsi-mirror-outdated ") && c.contains("--update 1"))
+        .collect();
+    assert_eq!(
+        marks.len(),
+        1,
+        "{:?}\n{}",
+        s.pcmk.calls("crm_attribute"),
+        run.stderr
+    );
+    assert!(marks[0].contains("--node storage-b"), "{marks:?}");
+    // The link returns: a new login, a new partition, udev's label again; the leaf is
+    // back by its device, and brought back once its session has been stable.
+    s.portal.restore();
+    let run = s.monitor();
+    assert_eq!(s.sim.sessions().len(), 1, "{}", run.stderr);
+    let sid = s.sim.sessions()[0].sid;
+    let by_path = s.sim.remote_leaf(sid, 0).unwrap();
+    label_partition(&s.sim, &by_path, "data-b");
+    s.sim.set_leaf_state("san-pool", &s.remote, "FAULTED").unwrap();
+    s.monitor().expect(190);
+    std::thread::sleep(Duration::from_millis(2_100));
+    let run = s.monitor();
+    run.expect(190);
+    assert_eq!(s.zpool_calls("online"), 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("zpool online san-pool /dev/disk/by-partlabel/data-b"),
+        "{}",
+        run.stderr
     );
     s.agent.stop().expect(0);
 }

@@ -57,6 +57,46 @@ fn a_degraded_mirror_publishes_yellow_even_to_an_ocf_1_0_caller() {
 }
 
 #[test]
+fn a_health_that_did_not_reach_attrd_is_published_by_the_next_monitor() {
+    let mut portal = Portal::up("127.0.0.1");
+    let (_d, sim) = host_with_target(IQN_B, &[&portal]);
+    let pcmk = PacemakerTools::new();
+    pcmk.show("two-node-both-online.xml");
+    let a = clone_on_a(&sim, &portal, &pcmk);
+    a.start().expect(0);
+    a.monitor().expect(0);
+    portal.cut();
+    sim.set_session_state(sim.sessions()[0].sid, "FAILED").unwrap();
+    a.monitor().expect(190);
+    assert_eq!(
+        pcmk.calls("attrd_updater").last().map(String::as_str),
+        Some("-n #health-iscsi-mirror -N storage-a -U yellow")
+    );
+    // The leg returns while attrd_updater fails (killed on a loaded node, as seen in the
+    // two-VM SAN): green is not published...
+    portal.restore();
+    sim.set_session_state(sim.sessions()[0].sid, "LOGGED_IN").unwrap();
+    let attrd = pcmk.dir.path().join("attrd_updater");
+    let working = std::fs::read_to_string(&attrd).unwrap();
+    std::fs::write(&attrd, working.replace("exit 0", "exit 1")).unwrap();
+    let run = a.monitor();
+    run.expect(0);
+    assert!(run.stderr.contains("not published"), "{}", run.stderr);
+    let tried = pcmk.calls("attrd_updater").len();
+    // ...so the next monitor tries again, and once it is through, no monitor runs it.
+    std::fs::write(&attrd, working).unwrap();
+    a.monitor().expect(0);
+    assert_eq!(pcmk.calls("attrd_updater").len(), tried + 1);
+    assert_eq!(
+        pcmk.calls("attrd_updater").last().map(String::as_str),
+        Some("-n #health-iscsi-mirror -N storage-a -U green")
+    );
+    a.monitor().expect(0);
+    assert_eq!(pcmk.calls("attrd_updater").len(), tried + 1);
+    a.stop().expect(0);
+}
+
+#[test]
 fn back_off_skips_attempts_until_it_ends() {
     let portal = Portal::up("127.0.0.1");
     let (_d, sim) = host_with_target(IQN_B, &[&portal]);

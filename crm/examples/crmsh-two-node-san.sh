@@ -41,9 +41,10 @@ fencing() {
     case $FENCE in
         sbd)
             cat <<CRM
-# fence_sbd on a shared disk, a hardware watchdog on each node
+# fence_sbd on a shared disk, a hardware watchdog on each node; a static host list
+# (fence_sbd's own list action is slow)
 primitive fence-sbd stonith:fence_sbd params devices="$SBD_DEVICE" \\
-    op monitor interval=60s
+    pcmk_host_list="$NODE_A $NODE_B" op monitor interval=60s
 CRM
             ;;
         ipmi)
@@ -99,11 +100,13 @@ CRM
 leg_ids() { if [ "$LEGS" = clone ]; then echo san-mirror-clone; else echo san-leg-a san-leg-b; fi; }
 
 configuration() {
+    local import=
+    [ -z "$ZFS_IMPORTARGS" ] || import=" importargs=\"$ZFS_IMPORTARGS\""
     fencing
     legs
     cat <<CRM
 # the pool (set multihost=on on it); priority 10: its node wins a fence race
-primitive san-pool ocf:heartbeat:ZFS params pool=$POOL \\
+primitive san-pool ocf:heartbeat:ZFS params pool=$POOL$import \\
     op start timeout=150s interval=0 op stop timeout=90s interval=0 \\
     op monitor interval=10s timeout=30s \\
     meta priority=10

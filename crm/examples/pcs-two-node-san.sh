@@ -61,8 +61,9 @@ cib_step() {
     "${pcs[@]}" property set stonith-enabled=true
     case $FENCE in
         sbd)
+            # a static host list: fence_sbd's own list action is slow (python, the disk)
             "${pcs[@]}" stonith create fence-sbd fence_sbd devices="$SBD_DEVICE" \
-                op monitor interval=60s ;;
+                pcmk_host_list="$NODE_A $NODE_B" op monitor interval=60s ;;
         ipmi)
             : "${IPMI_PASSWORD:?set IPMI_PASSWORD (or use password_script=)}"
             "${pcs[@]}" stonith create "fence-$NODE_A" fence_ipmilan ip="$IPMI_A" lanplus=1 \
@@ -106,7 +107,9 @@ cib_step() {
     esac
 
     # ---- the pool: ocf:heartbeat:ZFS (set multihost=on on the pool: see the guide) ----
-    "${pcs[@]}" resource create san-pool ocf:heartbeat:ZFS pool="$POOL" --no-default-ops \
+    local import=()
+    [ -z "$ZFS_IMPORTARGS" ] || import=(importargs="$ZFS_IMPORTARGS")
+    "${pcs[@]}" resource create san-pool ocf:heartbeat:ZFS pool="$POOL" "${import[@]}" --no-default-ops \
         op start timeout=150s op stop timeout=90s op monitor interval=10s timeout=30s \
         meta priority=10
     # The pool never starts on a node whose half missed writes (the agent marks it).

@@ -9,6 +9,7 @@ use super::{LegFacts, Snapshot};
 use crate::deadline::Deadline;
 use crate::iscsi::sysfs::Sysfs;
 use crate::iscsi::udev;
+use crate::state::RememberedVdev;
 use crate::tools::Tools;
 use crate::zfs::{kstat, zpool, PoolFacts, PoolStatus, Reading, RemoteVdev};
 
@@ -42,6 +43,7 @@ pub fn map_remote(
     legs: &[LegFacts],
     sysfs: &Sysfs,
     host_root: &Path,
+    remembered: &[RememberedVdev],
 ) -> Vec<RemoteVdev> {
     let mut out = Vec::new();
     for (vi, v) in status.vdevs.iter().enumerate().filter(|(_, v)| v.leaf) {
@@ -59,6 +61,7 @@ pub fn map_remote(
         });
         // The device gone (its session down): the by-path name still names target,
         // portal and LUN exactly.
+        let by_device = found.is_some();
         let found = found.or_else(|| {
             let base = v.name.rsplit('/').next()?;
             let (addr, port, iqn, _lun) = udev::parse_link(base)?;
@@ -67,6 +70,16 @@ pub fn map_remote(
                     .iter()
                     .position(|p| p.path.target.as_str() == iqn && p.path.portal.matches(&addr, port))
                     .map(|pi| (li, pi, format!("by-path name {base}")))
+            })
+        });
+        // Any other name (by-partlabel, by-id, by-vdev): the path it was last seen on.
+        let found = found.or_else(|| {
+            let r = remembered.iter().find(|r| r.vdev == v.name)?;
+            legs.iter().enumerate().find_map(|(li, l)| {
+                l.paths
+                    .iter()
+                    .position(|p| p.path.target.as_str() == r.target && p.path.portal.to_string() == r.portal)
+                    .map(|pi| (li, pi, format!("seen earlier on {} {}", r.target, r.portal)))
             })
         });
         let Some((leg, path, identified_by)) = found else {
@@ -90,6 +103,7 @@ pub fn map_remote(
             leg,
             path,
             identified_by,
+            by_device,
             identity_mismatch,
         });
     }
@@ -121,7 +135,14 @@ pub fn read(
         (Reading::NotImported, json)
     };
     let remote = match &reading {
-        Reading::Status(s) => map_remote(s, &snap.legs, sysfs, host_root),
+        Reading::Status(s) => {
+            let remembered = snap
+                .state
+                .state()
+                .map(|st| st.pool.remote_vdevs.clone())
+                .unwrap_or_default();
+            map_remote(s, &snap.legs, sysfs, host_root, &remembered)
+        }
         Reading::Unknown(why) => {
             tracing::warn!("cannot read pool {name}: {why}");
             Vec::new()

@@ -1,9 +1,10 @@
 # host-lib.sh - what both VM runners (run.sh: one node; san/run.sh: two nodes) do on the
 # host the same way. Sourced; needs TOP (the repository), OUT (a log directory) and say().
 
-# e2e_host_setup: the host tools (install-host-deps.sh) and the agent binary
-# (target/release/iscsi-mirror, built if missing or with E2E_BUILD=1). Sets AGENT_BIN and
-# AGENT_ID (its hash, build time and the tree it came from). Returns 1 on failure.
+# e2e_host_setup: the host tools (install-host-deps.sh), the agent binary
+# (target/release/iscsi-mirror, built if missing or with E2E_BUILD=1) and its .deb (make deb).
+# Sets AGENT_BIN, AGENT_ID (its hash, build time and the tree it came from) and AGENT_DEB.
+# Returns 1 on failure.
 e2e_host_setup() {
     say "host tools"
     bash "$TOP/tests/e2e/install-host-deps.sh" > "$OUT/install-host-deps.log" 2>&1 ||
@@ -15,6 +16,13 @@ e2e_host_setup() {
     fi
     AGENT_ID="$(sha256sum < "$AGENT_BIN" | cut -c1-16) built $(date -u -r "$AGENT_BIN" +%FT%TZ), tree $(git -C "$TOP" describe --always --dirty 2>/dev/null || echo unknown)"
     say "agent: $AGENT_BIN ($AGENT_ID)"
+    # The VMs install the agent as an admin does: the .deb (the agent, the /usr/sbin link,
+    # man pages, completions, the ZED hook's links), built from this very binary.
+    say "packaging the agent (make deb)"
+    (cd "$TOP" && make -s deb) > "$OUT/make-deb.log" 2>&1 || { cat "$OUT/make-deb.log"; return 1; }
+    AGENT_DEB=$(ls "$TOP"/target/debian/iscsi-mirror_*_amd64.deb 2>/dev/null | head -1)
+    [ -f "$AGENT_DEB" ] || { echo "e2e: make deb made no .deb" >&2; return 1; }
+    say "package: $AGENT_DEB"
 }
 
 # stamp: each line of stdin prefixed with the seconds since stamp started (a VM's serial

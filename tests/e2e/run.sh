@@ -61,7 +61,7 @@ say "image ready in ${IMG_S}s: $IMG"
 # ---- 3. boot ------------------------------------------------------------------------------
 rm -rf "$SHARE" "$OUT/logs" "$OUT/vm-recorded"
 mkdir -p "$SHARE/bin" "$SHARE/guest" "$SHARE/out"
-install -m 0755 "$AGENT_BIN" "$SHARE/bin/iscsi-mirror"
+install -m 0644 "$AGENT_DEB" "$SHARE/bin/iscsi-mirror.deb"
 install -m 0755 "$HERE"/guest/*.sh "$SHARE/guest/"
 rm -f "$OUT"/{serial.log,guest.log,results.txt,measurements.txt,timings.txt}
 APPEND="console=ttyS0 root=/dev/vda rw init=/opt/e2e/init.sh panic=-1 quiet"

@@ -55,7 +55,7 @@ fn snap(pool_state: &str, up: bool, now_ms: u64) -> Snapshot {
     let status = parse_text(&std::fs::read_to_string(file).unwrap()).unwrap();
     let nowhere = tempfile::tempdir().unwrap();
     let remote =
-        crate::observe::pool::map_remote(&status, &legs, &Sysfs::new(nowhere.path()), nowhere.path());
+        crate::observe::pool::map_remote(&status, &legs, &Sysfs::new(nowhere.path()), nowhere.path(), &[]);
     Snapshot {
         node: "storage-a".into(),
         membership: Membership::Member,
@@ -189,7 +189,7 @@ fn the_resilver_and_the_marks_decide_whether_a_fail_back_is_safe() {
     let f = get(&r, "resilver");
     assert_eq!(f.grade, Grade::Warn);
     assert!(
-        f.why.starts_with("resilvering, 18.6% done") && f.why.contains("not safe yet"),
+        f.why.starts_with("resilvering, 44.8% done") && f.why.contains("not safe yet"),
         "{f:?}"
     );
     assert!(f

@@ -10,7 +10,8 @@
 #   c         iscsi-mirror check-timeouts (SKIP while the subcommand does not exist)
 #   d         link cut (nftables): time to FAILED / I/O errors / vdev faulted vs the model;
 #             the agent's monitor says degraded (190) with the portal in its reason
-#   e         link back: session recovers, vdev onlined + resilvered, data reads back
+#   e         link back: session recovers, the agent onlines the vdev by itself (auto_online),
+#             resilvered, health green, data reads back
 #   f         pcs resource disable: clean logout, pool still imported on its local leg
 #
 # Results: PASS/FAIL/SKIP lines in out/results.txt and a final "N passed, M failed" line;
@@ -75,9 +76,11 @@ timeout 60 targetcli ls / 2>&1 | sed 's/^/    /' | head -40
 [ $rc = 0 ] || fail "setup: targetcli (see logs/targetcli.log)"
 
 iscsid; note "iscsid pid $(cat /run/iscsid.pid 2>/dev/null)"
-install -D -m 0755 /e2e/bin/iscsi-mirror "$AGENT"
-ln -sf "$AGENT" /usr/sbin/iscsi-mirror
-note "agent: $AGENT ($(sha256sum < "$AGENT" | cut -c1-16))"
+# the agent as an admin installs it: the package (no zed runs in this VM; its hook links
+# are made all the same)
+dpkg -i /e2e/bin/iscsi-mirror.deb > "$LOGS/dpkg-install.log" 2>&1 ||
+    { cat "$LOGS/dpkg-install.log"; fail "setup: dpkg -i iscsi-mirror.deb (see logs/dpkg-install.log)"; }
+note "agent: $AGENT ($(sha256sum < "$AGENT" | cut -c1-16)), $(dpkg-query -W -f='${Package} ${Version}' iscsi-mirror), /usr/sbin/iscsi-mirror -> $(readlink /usr/sbin/iscsi-mirror)"
 note "setup took $(secs "$T_START" "$(now_ms)") s"
 
 # =========================================================================================
@@ -165,9 +168,10 @@ run corosync-cmapctl -g runtime.config.totem.token
 run corosync-cmapctl -g runtime.config.totem.consensus
 
 t=$(now_ms)
+# pool= from the start: the pool side does nothing until the pool is imported here
 run timeout 120 pcs resource create mirror ocf:san:iscsi-mirror portal=$PORTAL target=$IQN \
     peer_node=peer noop_out_interval=$I noop_out_timeout=$P replacement_timeout=$R \
-    login_timeout=$LOGIN_TMO op monitor interval=5s timeout=20s
+    login_timeout=$LOGIN_TMO pool=$POOL op monitor interval=5s timeout=20s
 rc=$?
 check "b2 pcs resource create ... ocf:san:iscsi-mirror (rc=$rc)" [ $rc = 0 ]
 if wait_until 120 res_started mirror; then
@@ -305,7 +309,7 @@ MON_ENV=(env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
     HA_RSCTMP=/run/resource-agents
     OCF_RESKEY_portal=$PORTAL OCF_RESKEY_target=$IQN OCF_RESKEY_peer_node=peer
     OCF_RESKEY_noop_out_interval=$I OCF_RESKEY_noop_out_timeout=$P
-    OCF_RESKEY_replacement_timeout=$R OCF_RESKEY_login_timeout=$LOGIN_TMO
+    OCF_RESKEY_replacement_timeout=$R OCF_RESKEY_login_timeout=$LOGIN_TMO OCF_RESKEY_pool=$POOL
     OCF_RESKEY_CRM_meta_interval=5000 OCF_RESKEY_CRM_meta_timeout=20000
     OCF_RESKEY_CRM_meta_name=monitor OCF_RESKEY_CRM_meta_on_node=$NODE)
 printf '    %s\n' "${MON_ENV[@]:1}" > "$LOGS/monitor-env.txt"
@@ -334,7 +338,7 @@ echo "  --- crm_mon -1 -r -f -A during the outage (-A: node attributes, the agen
 timeout 20 crm_mon -1 -r -f -A 2>&1 | sed 's/^/    /' | tee "$LOGS/crm_mon-link-down.txt"
 
 # =========================================================================================
-sec "e. restore the link: session back, vdev onlined and resilvered, data intact"
+sec "e. restore the link: session back, the agent onlines the vdev (nobody types zpool online), resilvered, data intact"
 link_restore
 T_UP=$(now_ms)
 T_LOGGED_IN=
@@ -347,15 +351,27 @@ note "session after restore: ${S2:-none} state=$(cat "$S2/state" 2>/dev/null) (b
 check "e1 the session to $IQN is LOGGED_IN again after the link returns" [ -n "$T_LOGGED_IN" ]
 wait_until 30 test -e "$BYPATH"
 VDEV_ST=$(vdev_state $POOL "$V_ISCSI")
-note "vdev $V_ISCSI is $VDEV_ST; zed does not run in this VM, so online it as an admin would"
-run timeout 60 zpool online $POOL "$V_ISCSI"
-rc=$?
-check "e2 zpool online of the iSCSI vdev (rc=$rc)" [ $rc = 0 ]
-# the resilver starts asynchronously after the online: wait for its "resilvered ... with" line
+note "vdev $V_ISCSI is $VDEV_ST with its session back; no zed runs here and nobody types zpool online: Pacemaker's recurring monitor (5 s) brings it back once the session has been stable for two intervals"
+T_ONLINE=
+# the agent logs to syslog (/var/log/messages here) and to stderr (pacemaker.log)
+agent_log() { cat /var/log/messages /var/log/pacemaker/pacemaker.log 2>/dev/null; }
+if wait_until 90 sh -c "cat /var/log/messages /var/log/pacemaker/pacemaker.log 2>/dev/null | grep -q 'zpool online $POOL $V_ISCSI'"; then
+    T_ONLINE=$(now_ms)
+fi
+agent_log | grep -E "iscsi-mirror.*(zpool online|resilver|whole)" | tail -5 | sed 's/^/    /'
+measure logged_in_to_agent_zpool_online_s "$(if [ -n "$T_ONLINE" ] && [ -n "$T_LOGGED_IN" ]; then secs "$T_LOGGED_IN" "$T_ONLINE"; else echo never; fi) (model: 2 monitor intervals of stability, 10 s, + up to one interval)"
+check "e2 the agent ran zpool online $POOL on the iSCSI vdev by itself (its log)" [ -n "$T_ONLINE" ]
+# the resilver runs after the online: wait for its "resilvered ... with" line
 t=$(now_ms)
 wait_until 120 sh -c "zpool status $POOL | grep -q 'resilvered .* with'"
 run timeout 120 zpool wait -t resilver $POOL
 measure online_to_resilvered_s "$(secs "$t" "$(now_ms)")"
+# green only once the mirror is whole: the next monitor publishes it
+if wait_until 30 sh -c "crm_attribute -N $NODE -l reboot -n '#health-iscsi-mirror' -G -q 2>/dev/null | grep -qx green"; then
+    pass "e2b the agent publishes #health-iscsi-mirror=green once the resilver is done"
+else
+    fail "e2b #health-iscsi-mirror is $(crm_attribute -N $NODE -l reboot -n '#health-iscsi-mirror' -G -q 2>&1) 30 s after the resilver"
+fi
 timeout 10 zpool status $POOL > "$LOGS/zpool-status-after-resilver.txt"; sed 's/^/    /' "$LOGS/zpool-status-after-resilver.txt"
 run timeout 30 zpool clear $POOL
 t=$(now_ms)

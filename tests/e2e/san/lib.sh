@@ -81,7 +81,8 @@ vm_start() {
     [ "$n" = a ] && extra=(-drive "file=$OUT/run/probe-a.img,if=none,id=probe,format=raw"
                            -device "virtio-blk-pci,drive=probe,serial=probe,addr=0x15")
     say "booting ${VM_NAME[$n]} (boot ${VM_BOOT[$n]}): qemu TCG, 1 vCPU, ${VM_MEM} MiB"
-    qemu-system-x86_64 -name "${VM_NAME[$n]}" -accel tcg,thread=multi -cpu max -smp 1 -m "$VM_MEM" \
+    # in a subshell: not a job of this shell (no "Killed" notice when a drill kills it)
+    ( qemu-system-x86_64 -name "${VM_NAME[$n]}" -accel tcg,thread=multi -cpu max -smp 1 -m "$VM_MEM" \
         -display none -vga none -monitor none -serial stdio -no-reboot -pidfile "$pf" \
         -qmp "unix:$OUT/run/vm-$n.qmp,server=on,wait=off" \
         -kernel "$IMG/vmlinuz" -initrd "$IMG/initrd.img" \
@@ -99,7 +100,7 @@ vm_start() {
         -device "virtio-net-pci,netdev=st,id=stnic,mac=52:54:00:5a:02:0${VM_ID[$n]},addr=0x12" \
         -device i6300esb,addr=0x14 -action watchdog=poweroff \
         -virtfs "local,path=$sh,mount_tag=e2e,security_model=none,id=e2e" \
-        < /dev/null 2>&1 | stamp >> "$OUT/serial-$n.log" &
+        < /dev/null 2>&1 | stamp >> "$OUT/serial-$n.log" & )
     local i
     for i in $(seq 1 100); do [ -s "$pf" ] && break; sleep 0.1; done
     [ -s "$pf" ] || { echo "vm_start: qemu for $n did not start" >&2; return 1; }

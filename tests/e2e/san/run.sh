@@ -58,22 +58,26 @@ for L in 0 1; do for n in a b; do
 done; done
 
 # ---- 2. disks and shares ------------------------------------------------------------------
-# data disks: GPT with one partition (type Solaris/ZFS) from 1 MiB: the pool uses the
-# partition, LIO exports the whole disk (the design's layout: sgdisk -n1:0:0 -t1:bf01)
+# data disks: GPT with one named partition (type Solaris/ZFS) from 1 MiB: the pool uses the
+# partition by its name (/dev/disk/by-partlabel/data-a, the same name on both nodes), LIO
+# exports the whole disk (the design's layout: sgdisk -n1:0:0 -t1:bf01 -c1:NAME)
 gpt_disk() {
     truncate -s "$2" "$1"
-    printf 'label: gpt\n, , 6A898CC3-1DD2-11B2-99A6-080020736631\n' | sfdisk -q "$1" > /dev/null
+    printf 'label: gpt\ntype=6A898CC3-1DD2-11B2-99A6-080020736631, name="%s"\n' "$3" | sfdisk -q "$1" > /dev/null
 }
-gpt_disk "$OUT/run/data-a.img" 2G
-gpt_disk "$OUT/run/data-b.img" 2G
-gpt_disk "$OUT/run/probe-a.img" 128M
+gpt_disk "$OUT/run/data-a.img" 2G data-a
+gpt_disk "$OUT/run/data-b.img" 2G data-b
+gpt_disk "$OUT/run/probe-a.img" 128M probe
 truncate -s 16M "$OUT/run/sbd.img"
 for n in a b; do
     sh=$OUT/share-$n
     mkdir -p "$sh/bin" "$sh/guest" "$sh/out/logs"
-    install -m 0755 "$AGENT_BIN" "$sh/bin/iscsi-mirror"
+    install -m 0644 "$AGENT_DEB" "$sh/bin/iscsi-mirror.deb"
     install -m 0755 "$E2E/guest/lib.sh" "$sh/guest/e2e-lib.sh"
     install -m 0755 "$HERE"/guest/*.sh "$sh/guest/"
+    # the shipped configuration, which phase_resources loads as an admin would
+    install -D -m 0755 "$TOP/crm/examples/crmsh-two-node-san.sh" "$sh/guest/examples/crmsh-two-node-san.sh"
+    install -m 0644 "$TOP/crm/examples/san.env" "$sh/guest/examples/san.env"
 done
 
 # ---- 3. boot ---------------------------------------------------------------------------------
@@ -94,12 +98,17 @@ phase() { say "== $*"; echo "== $(date +%T) $*" >> "$OUT/notes.txt"; }
 . "$HERE/phases.sh"
 . "$HERE/drills.sh"
 
-# SAN_UNTIL=cluster|probe|record|resources stops after that phase (for working on the run)
+# The lab's measurements (the LIO probe, the ZFS recordings, the suspended pool) run with
+# E2E_RECORD=1, which also refreshes the fixtures; make check runs the SAN and its drills.
+# SAN_PROBE / SAN_RECORD (0 or 1) override either; SAN_UNTIL=cluster|probe|record|resources
+# stops after that phase (for working on the run).
+RECORDING=${E2E_RECORD:-0}
+SAN_PROBE=${SAN_PROBE:-$RECORDING} SAN_RECORD=${SAN_RECORD:-$RECORDING}
 until_here() { [ "${SAN_UNTIL:-}" != "$1" ]; }
 if [ $ok = 1 ]; then
-    phase_cluster && until_here cluster && phase_lio_probe && until_here probe &&
+    phase_cluster && until_here cluster && { [ "$SAN_PROBE" = 0 ] || phase_lio_probe; } && until_here probe &&
         phase_pool_recordings && until_here record && phase_resources && until_here resources &&
-        run_drills && phase_suspend_recording
+        run_drills && { [ "$SAN_RECORD" = 0 ] || phase_suspend_recording; }
 fi
 phase_collect
 vm_stop a; vm_stop b

@@ -11,12 +11,20 @@ Prints "key value" lines:
   records / intact / corrupt        lines in the file, with a good / bad checksum
   acked                             acknowledged records (in the time range)
   missing                           acknowledged records not in the file (lost)
-  missing_in_loss_window            of them, those written inside --loss-window (the data
-                                    loss an override accepted)
+  missing_in_loss_window            of them, those acknowledged inside --loss-window (the
+                                    data loss an override accepted: a record whose fsync
+                                    returned after the cut reached one half only)
   longest_stall_s / stall_from_ms / stall_to_ms
                                     the longest gap between consecutive records written in
                                     [--from, --to] (records in the file, by write time)
-  first_after_ms                    the first record written after --from (service back)
+  first_after_ms                    the first record written after --from by another node
+                                    than the one that wrote the last record before it (the
+                                    service back on the new holder); if no other node wrote
+                                    after --from, the first record after it
+  stall_end_ack_ms                  when the record written at stall_from_ms was acknowledged
+                                    (its fsync returned at the end of the stall: after a
+                                    peer's death, the first write that reached only the
+                                    local half of the mirror)
 Exit status 0 when no acknowledged record outside the loss window is missing and no line
 is corrupt, else 1.
 """
@@ -52,6 +60,7 @@ def main(argv):
 
     intact, corrupt = set(), 0
     times = []
+    by_time = []
     n_lines = 0
     with open(rec_path, errors="replace") as f:
         for line in f:
@@ -65,15 +74,18 @@ def main(argv):
                 continue
             intact.add((int(p[0]), int(p[1]), p[2]))
             times.append(int(p[1]))
+            by_time.append((int(p[1]), p[2]))
     acked = []
+    ack_time = {}
     with open(ack_path, errors="replace") as f:
         for line in f:
             p = line.split()
             if len(p) != 4:
                 continue
             acked.append((int(p[0]), int(p[1]), p[2]))
+            ack_time[int(p[1])] = int(p[3])
     missing = [k for k in acked if k not in intact]
-    in_loss = [k for k in missing if loss and loss[0] <= k[1] <= loss[1]]
+    in_loss = [k for k in missing if loss and loss[0] <= ack_time.get(k[1], 0) <= loss[1]]
     real_missing = [k for k in missing if k not in in_loss]
 
     times.sort()
@@ -86,7 +98,11 @@ def main(argv):
             continue
         if b - a > best[0]:
             best = (b - a, a, b)
-    after = [t for t in times if t_from is not None and t > t_from]
+    by_time.sort()
+    before = [n for t, n in by_time if t_from is not None and t <= t_from]
+    after_all = [(t, n) for t, n in by_time if t_from is not None and t > t_from]
+    moved = [t for t, n in after_all if before and n != before[-1]]
+    after = moved if moved else [t for t, _ in after_all]
     print("records %d" % n_lines)
     print("intact %d" % len(intact))
     print("corrupt %d" % corrupt)
@@ -99,6 +115,7 @@ def main(argv):
     print("stall_from_ms %s" % best[1])
     print("stall_to_ms %s" % best[2])
     print("first_after_ms %s" % (after[0] if after else "none"))
+    print("stall_end_ack_ms %s" % ack_time.get(best[1], "none"))
     return 0 if not real_missing and corrupt == 0 else 1
 
 

@@ -36,11 +36,15 @@ while [ ! -e /e2e/cmd/STOP ]; do
         if [ -d /proc/spl/kstat/zfs/$POOL ]; then
             st=$(timeout 5 zpool status -P $POOL 2>/dev/null)
             v=none vl=none ps=none scan=none
-            while read -r a b _; do
+            while read -r a b rest; do
                 case $a in
                     state:) ps=$b ;;
                     "$REMOTE_DEV") v=$b ;;
                     "$LOCAL_DEV") vl=$b ;;
+                    *) case $rest in   # a leaf listed by GUID: "... was PATH"
+                           *"was $REMOTE_DEV") v=$b ;;
+                           *"was $LOCAL_DEV") vl=$b ;;
+                       esac ;;
                 esac
             done <<< "$st"
             [[ $st == *"resilver in progress"* ]] && scan=resilvering

@@ -188,6 +188,11 @@ for f in /var/log/corosync/corosync.log /var/log/pacemaker/pacemaker.log; do
     touch "$f"; tail -n +1 -F "$f" >> "$LOGS/$NODE-boot$BOOT-${f##*/}" 2>/dev/null &
 done
 
+# ---- the agent, as an admin installs it: the package, whose ZED hook links zed reads next --
+dpkg -i /e2e/bin/iscsi-mirror.deb > "$LOGS/$NODE-dpkg-install-boot$BOOT.log" 2>&1 ||
+    echo "E2E-SAN-SETUP-FAILED dpkg -i iscsi-mirror.deb (see $NODE-dpkg-install-boot$BOOT.log)"
+echo "agent: $(dpkg-query -W -f='${Package} ${Version}' iscsi-mirror), hooks: $(ls /etc/zfs/zed.d | grep iscsi-mirror | tr '\n' ' ')"
+
 # ---- zed ------------------------------------------------------------------------------------
 install -m 0755 /e2e/guest/zedlet-dump.sh /etc/zfs/zed.d/all-zevent-dump.sh
 # is a zedlet that is a symlink to an executable outside zed.d run? (the agent plans to
@@ -198,8 +203,6 @@ zed -F -v -p /run/zed.pid -s /run/zed.state > "$LOGS/$NODE-zed-boot$BOOT.log" 2>
 
 # ---- evmon, the writer's program --------------------------------------------------------------
 install -m 0755 /e2e/guest/writer.sh /usr/local/sbin/san-writer
-install -D -m 0755 /e2e/bin/iscsi-mirror "$AGENT"
-ln -sf "$AGENT" /usr/sbin/iscsi-mirror
 /e2e/guest/evmon.sh > "$LOGS/$NODE-evmon-boot$BOOT.log" 2>&1 &
 
 echo "node up in $(secs "$t_boot" "$(now_ms)") s"

@@ -10,10 +10,14 @@ EV=$OUT/events.log          # state transitions seen by evmon.sh: "epoch_ms key 
 POOL=san-pool
 AGENT=/usr/lib/ocf/resource.d/san/iscsi-mirror
 
-# the by-path name of a node's data disk partition as its PEER sees it over iSCSI
-remote_part() { echo "/dev/disk/by-path/ip-$1:3260-iscsi-$2-lun-0-part1"; }
-REMOTE_DEV=$(remote_part "$PEER_ST" "$PEER_IQN")            # the peer's disk, here
-LOCAL_DEV=/dev/disk/by-path/virtio-pci-0000:00:13.0-part1    # this node's disk, here
+# The pool's vdevs by GPT partition name (the host names them data-a, data-b): udev makes
+# /dev/disk/by-partlabel/data-X on both nodes (the local disk on one, the iSCSI disk on the
+# other), so every path in the pool's config is valid on either node. By-path names are
+# not: after an unplanned failover the survivor's pool keeps the dead node's vdev under
+# its last path there (the dead node's *local* by-path name, which on the survivor names
+# its own disk), and neither `zpool online` nor a reopen can find it (README).
+LOCAL_DEV=/dev/disk/by-partlabel/data-${NODE#storage-}     # this node's disk, here
+REMOTE_DEV=/dev/disk/by-partlabel/data-${PEER#storage-}    # the peer's disk, here (iSCSI)
 
 # ts: a line stamped with epoch seconds (ms)
 ts() { local t=${EPOCHREALTIME/./}; printf '%d.%03d %s\n' $((t / 1000000)) $((t / 1000 % 1000)) "$*"; }
@@ -29,8 +33,8 @@ both_online() {
 }
 # where RSC runs (node name; empty if nowhere)
 rsc_node() { crm_xml | xp "string(//resource[@id='$1'][@role='Started']/node/@name)"; }
-# clone instance of mirror on NODE started?
-clone_on() { crm_xml | xp "count(//clone[@id='mirror-clone']/resource[@role='Started']/node[@name='$1'])" | grep -qx 1; }
+# clone instance of san-mirror on NODE started?
+clone_on() { crm_xml | xp "count(//clone[@id='san-mirror-clone']/resource[@role='Started']/node[@name='$1'])" | grep -qx 1; }
 node_attr() { timeout 10 crm_attribute -N "$1" -n "$2" -G -q ${3:+-l $3} 2>/dev/null; }
 health_of() { timeout 10 attrd_updater -Q -N "$1" -n '#health-iscsi-mirror' 2>/dev/null | sed -n 's/.*value="\([^"]*\)".*/\1/p'; }
 
@@ -40,8 +44,10 @@ peer_session_state() { local s; s=$(peer_session) && cat "$s/state" 2>/dev/null;
 
 # ---- ZFS --------------------------------------------------------------------------------------
 pool_imported() { [ -d /proc/spl/kstat/zfs/$POOL ]; }
-remote_vdev_state() { vdev_state $POOL "$REMOTE_DEV"; }
-local_vdev_state() { vdev_state $POOL "$LOCAL_DEV"; }
+# a leaf ZFS cannot open is listed by its GUID with "was PATH" at the end of its line
+san_vdev_state() { timeout 10 zpool status -P $POOL 2>/dev/null | awk -v p="$1" '$1 == p || ($(NF-1) == "was" && $NF == p) {print $2; exit}'; }
+remote_vdev_state() { san_vdev_state "$REMOTE_DEV"; }
+local_vdev_state() { san_vdev_state "$LOCAL_DEV"; }
 resilvering() { timeout 10 zpool status $POOL 2>/dev/null | grep -q 'resilver in progress'; }
 # predicates for wait_until (it runs them in this shell: functions work, sh -c would not)
 session_is() { [ "$(peer_session_state)" = "$1" ]; }
