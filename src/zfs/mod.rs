@@ -35,8 +35,11 @@ pub enum Scan {
         percent: Option<f64>,
         eta_s: Option<u64>,
     },
-    /// The last scan was a resilver that finished (or was canceled).
-    ResilverDone,
+    /// The last scan was a resilver that finished (or was canceled): when it finished
+    /// (unix seconds; none for a canceled one, or when the time did not read).
+    ResilverDone {
+        ended_unix: Option<u64>,
+    },
     /// A scrub runs or ran; it does not change whether the mirror is whole.
     Scrub,
     /// A scan line this parser does not know.
@@ -205,10 +208,20 @@ pub(crate) mod tests {
             assert!(t.resilvering() && j.resilvering());
         }
         let (t, j) = both("resilvered");
-        assert_eq!(
-            (t.scan.clone(), j.scan.clone()),
-            (Scan::ResilverDone, Scan::ResilverDone)
-        );
+        let (Scan::ResilverDone { ended_unix: Some(te) }, Scan::ResilverDone { ended_unix: Some(je) }) =
+            (t.scan.clone(), j.scan.clone())
+        else {
+            panic!("{:?} {:?}", t.scan, j.scan)
+        };
+        // The text's time is local (the recording's VM ran in UTC): the same instant, or a
+        // whole time-zone offset away where this test runs elsewhere.
+        assert_eq!((te as i64 - je as i64) % 900, 0, "{te} {je}");
+        if std::env::var("TZ").map_or(true, |tz| tz.is_empty() || tz == "UTC")
+            && std::fs::read_link("/etc/localtime")
+                .map_or(true, |l| l.ends_with("UTC") || l.ends_with("Etc/UTC"))
+        {
+            assert_eq!(te, je);
+        }
         let (t, j) = both("healthy");
         assert_eq!((t.scan, j.scan), (Scan::None, Scan::None));
     }
