@@ -121,6 +121,10 @@ pub struct PoolMemory {
     /// Whether `zpool status -j` works here (ZFS 2.3+); unknown until tried.
     #[serde(default)]
     pub json: Option<bool>,
+    /// Remote vdevs that fell behind (seen not ONLINE, unix seconds of the last such sight):
+    /// back ONLINE, one is caught up only once a resilver has finished after that time.
+    #[serde(default)]
+    pub behind_since_unix: Vec<(String, u64)>,
     /// Leaves once seen on a path's own block device, by the name ZFS gives them: a
     /// name such as /dev/disk/by-partlabel/data-b says nothing of the path, and while the
     /// device is gone (the session logged out) this is how the leaf is still known.

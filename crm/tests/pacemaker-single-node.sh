@@ -1,8 +1,10 @@
 #!/bin/bash
 # The agent under a real single-node Pacemaker + Corosync (crm/lab), against the simulated
-# open-iscsi host (this kernel has no iSCSI): pcs creates it as a clone, Pacemaker starts
-# it, the recurring monitor sees a failed session and reports it as the monitor table says,
-# pcs disables it, pcs describes every parameter.
+# open-iscsi host (this kernel has no iSCSI) and its zpool stand-in: pcs creates it as a
+# clone with its pool, Pacemaker starts it, the recurring monitor sees a failed session
+# and reports it as the monitor table says, and when the link returns brings the pool's
+# vdev back itself (zpool online) and tracks the resilver to green; pcs disables it, pcs
+# describes every parameter.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 single_node_lab iscsi-mirror-pcmk
@@ -22,18 +24,22 @@ for p in $("$AGENTBIN" meta-data | xmllint --xpath '//parameter/@name' - | sed '
 done
 check "pcs resource describe shows every parameter${missing:+ (missing:$missing)}" test -z "$missing"
 
-create_mirror "noop_out_interval=2 noop_out_timeout=2 replacement_timeout=5 login_timeout=10"
+create_mirror "noop_out_interval=2 noop_out_timeout=2 replacement_timeout=5 login_timeout=10 pool=san-pool zpool=$WORK/host/bin/zpool"
 check "Pacemaker starts the clone on lab1" wait_until 30 started_on 1 mirror lab1
 check "one session, to storage-b only, LOGGED_IN" test "$(sessions_in LOGGED_IN)/$(session_count)" = "1/1"
+sid=$(sim sessions | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["sid"])')
+say "san-pool: a mirror of this node's disk and storage-b's disk over the session"
+REMOTE=$(sim pool-create san-pool /dev/vdb1 "session:$sid" | tail -1)
+zpool_online_runs() { sim zpool-invocations | python3 -c 'import json,sys; print(sum(1 for i in json.load(sys.stdin) if i["argv"][1:2] == ["online"]))'; }
 show crm_mon -1
 show "$AGENTBIN" status --node lab1
 show "$AGENTBIN" check-timeouts --host-root "$WORK/host" --iscsiadm "$WORK/host/bin/iscsiadm"
 check "the recurring monitor keeps it Started with no failure" bash -c "sleep 4; [ -z \"\$(crm_mon -1 --output-as=xml | xmllint --xpath '//failure' - 2>/dev/null)\" ]"
 
-say "cutting the storage link to storage-b: portal stops answering, the kernel fails the session"
+say "cutting the storage link to storage-b: portal stops answering, the kernel fails the session, ZFS faults storage-b's half"
 unlisten 127.0.0.2 "$PB"
-sid=$(sim sessions | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["sid"])')
 sim session-state "$sid" FAILED >/dev/null
+sim pool-fault san-pool "$REMOTE" >/dev/null
 degraded_seen() { failure_reason 1 mirror | grep -q "storage network down"; }
 check "crm_mon shows the monitor's degraded result with the agent's exit reason" wait_until 20 degraded_seen
 say "crm_mon: $(crm_mon_on 1 | xmllint --xpath '//failure[starts-with(@op_key,"mirror_")]' - 2>/dev/null | head -1)"
@@ -45,9 +51,22 @@ check "a degraded leg does not stop the resource" started_on 1 mirror lab1
 failcount() { in1 crm_failcount --query -r mirror -N lab1 2>/dev/null | sed -n 's/.*value=\([0-9A-Za-z]*\).*/\1/p'; }
 check "and counts no failure (fail-count $(failcount))" test "$(failcount)" = 0
 
-say "restoring the link"
+say "restoring the link: the session recovers; ZFS leaves the vdev FAULTED (as it does on real hardware)"
 listen 127.0.0.2 "$PB"
 sim session-state "$sid" LOGGED_IN >/dev/null
+onlined() { [ "$(zpool_online_runs)" = 1 ]; }
+check "the agent brings storage-b's half back itself (zpool online, after two stable monitor intervals)" wait_until 30 onlined
+sleep 4
+check "with exactly one zpool online" onlined
+grep -h "zpool online san-pool" "$LAB"/n1/log-pacemaker/pacemaker.log | tail -1 | sed 's/.*INFO: /    log: /'
+sim pool-resilver san-pool 45 >/dev/null
+resilver_seen() { "$AGENTBIN" status --node lab1 >"$WORK/status.out" 2>&1; grep -q "resilvering san-pool: 45% done" "$WORK/status.out"; }
+check "while ZFS resilvers, iscsi-mirror status says how far (45% done)" wait_until 20 resilver_seen
+grep -q "resilvering san-pool" "$WORK/status.out" || sed 's/^/    status: /' "$WORK/status.out"
+show "$AGENTBIN" status --node lab1
+sim pool-resilver san-pool finish >/dev/null
+green() { [ "$(health)" = green ]; }
+check "resilvered: the health attribute is green again" wait_until 20 green
 in1 crm_resource --cleanup --resource mirror >/dev/null 2>&1 || true
 check "after recovery and cleanup, Started with no failures" wait_until 20 bash -c "crm_mon -1 --output-as=xml | xmllint --xpath '//failure' - >/dev/null 2>&1 && exit 1; crm_mon -1 --output-as=xml | grep -q 'role=\"Started\"'"
 

@@ -103,6 +103,20 @@ fn mirror(ctx: &Ctx, snap: &mut Snapshot, probe: bool, may_repair: bool, deep: b
                 stable_ms: 2 * stable_interval_ms(ctx),
                 auto_online: ctx.config.auto_online,
             });
+            let mut plan = plan;
+            // A mark to set or clear is rare: worth asking the cluster first whether the
+            // node is one of its own (a peer outside it can have no node attribute).
+            let new_mark = plan.mark.iter().any(|n| !state.pool.marked.contains(n));
+            if (new_mark || !plan.clear.is_empty()) && snap.cluster.is_none() {
+                observe::cluster(snap, &ctx.tools, ctx.deadline.reserving(Duration::from_secs(3)));
+            }
+            let strangers = plan.only_cluster_nodes(snap.cluster.as_ref());
+            if !strangers.is_empty() {
+                tracing::debug!(
+                    "not a node of this cluster, so no outdated mark for its half: {}",
+                    strangers.join(", ")
+                );
+            }
             let mut memory = plan.memory.clone();
             memory.legs_fingerprint = fingerprint;
             memory.zed_generation = zed;

@@ -2,6 +2,7 @@
 //! may be brought back now (`zpool online`, gated), how far a resilver is, which peer's
 //! half missed writes (marked outdated) and when that mark may go.
 
+use crate::cluster::crm_mon::ClusterView;
 use crate::decide::verdict::{Kind, Reason, Verdict};
 use crate::observe::LegFacts;
 use crate::state::{PoolMemory, RememberedVdev, REMEMBERED_VDEVS};
@@ -9,6 +10,10 @@ use crate::zfs::{PoolFacts, Reading, Scan, Vdev};
 
 /// After `zpool online`, ZFS gets this long to take the vdev back before it is tried again.
 pub const ONLINE_COOLDOWN_MS: u64 = 60_000;
+/// A vdev back ONLINE with no resilver finished after it fell behind counts as caught up
+/// after this long (s): ZFS resilvers within seconds when anything was missed (with
+/// multihost=on, MMP's own writes always are); nothing to resilver starts none.
+pub const CATCH_UP_GRACE_S: u64 = 600;
 
 /// Everything the judgement needs, all plain data.
 pub struct Input<'a> {
@@ -42,6 +47,29 @@ pub struct Plan {
     pub clear: Vec<String>,
     /// What to remember for the next monitor.
     pub memory: PoolMemory,
+}
+
+impl Plan {
+    /// Leaves out the marks and clears for nodes the cluster is known not to have (a
+    /// peer outside the cluster, single-target mode): no node attribute can be set for
+    /// them, and the pool can never be imported there by this cluster anyway. Returns
+    /// those nodes.
+    pub fn only_cluster_nodes(&mut self, cluster: Option<&ClusterView>) -> Vec<String> {
+        let Some(view) = cluster.filter(|v| v.known) else {
+            return Vec::new();
+        };
+        let mut strangers = Vec::new();
+        for list in [&mut self.mark, &mut self.clear] {
+            list.retain(|n| {
+                let member = view.node(n).is_some();
+                if !member && !strangers.contains(n) {
+                    strangers.push(n.clone());
+                }
+                member
+            });
+        }
+        strangers
+    }
 }
 
 fn push_unique(v: &mut Vec<String>, s: &str) {
@@ -115,6 +143,52 @@ pub fn plan(i: &Input) -> Plan {
     if status.suspended() {
         reasons.push(Reason::PoolSuspended { pool: pool.clone() });
     }
+    let now_s = i.now_ms / 1000;
+    let mut behind: Vec<(String, u64)> = Vec::new();
+    for (vi, v) in status
+        .vdevs
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| v.leaf && v.state == "ONLINE")
+    {
+        let Some(remote) = i.facts.remote.iter().find(|r| r.vdev == vi) else {
+            continue;
+        };
+        let Some(since) = i
+            .memory
+            .behind_since_unix
+            .iter()
+            .find(|(n, _)| *n == v.name)
+            .map(|(_, t)| *t)
+        else {
+            continue;
+        };
+        let caught_up = match &status.scan {
+            Scan::Resilvering { .. } => false,
+            Scan::ResilverDone {
+                ended_unix: Some(end),
+            } => *end >= since,
+            _ => false,
+        } || now_s.saturating_sub(since) >= CATCH_UP_GRACE_S;
+        if caught_up {
+            continue;
+        }
+        behind.push((v.name.clone(), since));
+        if resilvering {
+            continue; // said by the resilver's own reason
+        }
+        let leg = &i.legs[remote.leg];
+        if let Some(node) = &leg.leg.node {
+            if memory.marked.contains(node) {
+                push_unique(&mut mark, node);
+            }
+        }
+        reasons.push(Reason::VdevCatchingUp {
+            pool: pool.clone(),
+            vdev: v.name.clone(),
+            shown: format!("{}'s disk", leg.leg.label()),
+        });
+    }
     for v in status.leaves().filter(|v| v.state != "ONLINE") {
         let vi = status.vdevs.iter().position(|x| std::ptr::eq(x, v)).unwrap_or(0);
         let Some(remote) = i.facts.remote.iter().find(|r| r.vdev == vi) else {
@@ -133,6 +207,7 @@ pub fn plan(i: &Input) -> Plan {
         if let Some(node) = &leg.leg.node {
             push_unique(&mut mark, node);
         }
+        behind.push((v.name.clone(), now_s));
         let lun = crate::iscsi::udev::parse_link(v.name.rsplit('/').next().unwrap_or(""))
             .map(|(_, _, _, lun)| format!("LUN {lun}"))
             .unwrap_or_else(|| "disk".into());
@@ -246,6 +321,7 @@ pub fn plan(i: &Input) -> Plan {
     };
     memory.whole = whole;
     memory.waiting_since_ms = waiting;
+    memory.behind_since_unix = behind;
     let verdict = if whole {
         Verdict::healthy()
     } else {
@@ -343,7 +419,7 @@ mod tests {
     use crate::iscsi::sysfs::{Session, SessionState, Sysfs};
     use crate::observe::PathFacts;
     use crate::target::{Iqn, Path, Portal};
-    use crate::zfs::tests::{text_of, SETS, ZFS_2_1};
+    use crate::zfs::tests::{text_of, SETS, ZFS_2_1, ZFS_2_3};
 
     const STABLE: u64 = 20_000;
     const REMOTE: &str =
@@ -429,7 +505,13 @@ mod tests {
     fn a_faulted_leg_with_its_session_down_marks_the_peer_and_onlines_nothing() {
         for set in SETS {
             let legs = [leg(false)];
-            let p = run(&pool(set, "faulted", &legs), &legs, &PoolMemory::default(), 0, 1_000);
+            let p = run(
+                &pool(set, "faulted", &legs),
+                &legs,
+                &PoolMemory::default(),
+                0,
+                1_000,
+            );
             assert_eq!(p.verdict.reasons[0].code(), "vdev_missing", "{set}");
             assert_eq!(p.mark, vec!["storage-b".to_string()], "{set}");
             assert!(p.online.is_none(), "{set}");
@@ -485,7 +567,10 @@ mod tests {
                 }
             });
             assert!(off.online.is_none(), "{set}");
-            assert!(off.verdict.describe().unwrap().contains("auto_online is off"), "{set}");
+            assert!(
+                off.verdict.describe().unwrap().contains("auto_online is off"),
+                "{set}"
+            );
         }
     }
 
@@ -496,7 +581,10 @@ mod tests {
             let old = waiting_since(0);
             let off = run(&pool(set, "admin-offline", &legs), &legs, &old, 0, 100_000);
             assert!(off.online.is_none(), "{set}");
-            assert!(off.verdict.describe().unwrap().contains("OFFLINE by an admin"), "{set}");
+            assert!(
+                off.verdict.describe().unwrap().contains("OFFLINE by an admin"),
+                "{set}"
+            );
             assert_eq!(
                 off.mark,
                 vec!["storage-b".to_string()],
@@ -533,6 +621,79 @@ mod tests {
     }
 
     #[test]
+    fn a_vdev_back_online_is_caught_up_only_by_a_resilver_that_finished_after_it_fell_behind() {
+        // Seen in the two-VM SAN: the monitor right after `zpool online` found the vdev
+        // ONLINE before ZFS had started its resilver, called the mirror whole and cleared
+        // the outdated mark; the resilver showed up 18 s later.
+        for set in SETS {
+            let legs = [leg(true)];
+            let end = match text_of(set, "resilvered").scan {
+                Scan::ResilverDone { ended_unix: Some(e) } => e,
+                other => panic!("{set}: {other:?}"),
+            };
+            // The fault: behind since this monitor (unix seconds of now).
+            let fault_ms = (end - 100) * 1000;
+            let faulted = run(
+                &pool(set, "session-back-vdev-faulted", &legs),
+                &legs,
+                &PoolMemory::default(),
+                0,
+                fault_ms,
+            );
+            assert_eq!(
+                faulted.memory.behind_since_unix,
+                vec![(REMOTE.to_string(), end - 100)]
+            );
+            let marked = PoolMemory {
+                marked: vec!["storage-b".into()],
+                ..faulted.memory.clone()
+            };
+            // ONLINE, no resilver (yet): not whole, the mark stays, nothing cleared.
+            let early = run(&pool(set, "healthy", &legs), &legs, &marked, 0, fault_ms + 20_000);
+            assert_eq!(early.verdict.reasons[0].code(), "vdev_catching_up");
+            assert!(early
+                .verdict
+                .describe()
+                .unwrap()
+                .contains("waiting for ZFS to resilver"));
+            assert_eq!(early.mark, vec!["storage-b".to_string()]);
+            assert!(early.clear.is_empty() && !early.memory.whole);
+            // A resilver that finished before the vdev fell behind (the last one) is not it.
+            let old = PoolMemory {
+                behind_since_unix: vec![(REMOTE.into(), end + 5)],
+                ..marked.clone()
+            };
+            let stale = run(&pool(set, "resilvered", &legs), &legs, &old, 0, (end + 30) * 1000);
+            assert_eq!(stale.verdict.reasons[0].code(), "vdev_catching_up");
+            assert!(stale.clear.is_empty());
+            // One that finished after: caught up, whole, the mark goes.
+            let done = run(
+                &pool(set, "resilvered", &legs),
+                &legs,
+                &early.memory,
+                0,
+                (end + 30) * 1000,
+            );
+            assert!(
+                done.memory.whole && done.verdict.kind == Kind::Healthy,
+                "{:?}",
+                done.verdict
+            );
+            assert_eq!(done.clear, vec!["storage-b".to_string()]);
+            assert!(done.memory.behind_since_unix.is_empty());
+            // Nothing to resilver starts none: after the grace, caught up all the same.
+            let late = run(
+                &pool(set, "healthy", &legs),
+                &legs,
+                &marked,
+                0,
+                fault_ms + CATCH_UP_GRACE_S * 1000,
+            );
+            assert!(late.memory.whole, "{:?}", late.verdict);
+        }
+    }
+
+    #[test]
     fn the_resilver_keeps_the_mark_and_the_mirror_yellow_until_it_is_done() {
         for set in SETS {
             let legs = [leg(true)];
@@ -541,11 +702,21 @@ mod tests {
                 ..Default::default()
             };
             for n in crate::zfs::tests::resilver_samples_in_progress(set) {
-                let p = run(&pool(set, &format!("resilvering-{n}"), &legs), &legs, &marked, 0, 1);
+                let p = run(
+                    &pool(set, &format!("resilvering-{n}"), &legs),
+                    &legs,
+                    &marked,
+                    0,
+                    1,
+                );
                 assert!(p.clear.is_empty(), "{set}/resilvering-{n}");
                 assert_eq!(p.mark, vec!["storage-b".to_string()], "{set}/resilvering-{n}");
                 assert_eq!(p.verdict.kind, Kind::Degraded, "{set}/resilvering-{n}");
-                assert_eq!(p.verdict.reasons[0].code(), "resilvering", "{set}/resilvering-{n}");
+                assert_eq!(
+                    p.verdict.reasons[0].code(),
+                    "resilvering",
+                    "{set}/resilvering-{n}"
+                );
             }
             let done = run(&pool(set, "resilvered", &legs), &legs, &marked, 0, 2);
             assert_eq!(done.clear, vec!["storage-b".to_string()], "{set}");
@@ -555,6 +726,45 @@ mod tests {
             assert_eq!(fresh.clear, vec!["storage-b".to_string()], "{set}");
             let again = run(&pool(set, "healthy", &legs), &legs, &fresh.memory, 0, 3);
             assert!(again.clear.is_empty(), "{set}");
+        }
+    }
+
+    #[test]
+    fn no_mark_for_a_peer_the_cluster_does_not_have() {
+        let read = |f: &str| {
+            crate::cluster::crm_mon::parse(
+                &std::fs::read_to_string(format!(
+                    "{}/tests/fixtures/crm_mon/{f}",
+                    env!("CARGO_MANIFEST_DIR")
+                ))
+                .unwrap(),
+            )
+        };
+        let legs = [leg(true)];
+        let faulted = || {
+            run(
+                &pool(ZFS_2_3, "faulted", &legs),
+                &legs,
+                &PoolMemory::default(),
+                0,
+                1,
+            )
+        };
+        assert_eq!(faulted().mark, vec!["storage-b".to_string()]);
+        // A cluster with storage-b: marked. Unknown cluster state: marked (the attempt
+        // says the rest). A cluster without it (recorded on one node, lab1): not marked.
+        for (view, marked) in [
+            (Some(read("two-node-both-online.xml")), true),
+            (None, true),
+            (Some(read("live-no-cluster.xml")), true),
+            (Some(read("live-one-node-online.xml")), false),
+        ] {
+            let mut p = faulted();
+            let strangers = p.only_cluster_nodes(view.as_ref());
+            assert_eq!(p.mark.is_empty(), !marked, "{view:?}");
+            assert_eq!(strangers.is_empty(), marked);
+            // The judgement itself is untouched: the mirror is degraded either way.
+            assert_eq!(p.verdict.kind, Kind::Degraded);
         }
     }
 

@@ -114,6 +114,14 @@ pub enum Reason {
         percent: Option<f64>,
         eta_s: Option<u64>,
     },
+    /// A remote vdev is ONLINE again but no resilver has finished since it fell behind:
+    /// ZFS starts one a moment after the vdev returns, and until it has run, that half
+    /// still misses writes.
+    VdevCatchingUp {
+        pool: String,
+        vdev: String,
+        shown: String,
+    },
     PoolSuspended {
         pool: String,
     },
@@ -162,6 +170,7 @@ impl Reason {
             Reason::VdevNotOnline { .. } => "vdev_not_online",
             Reason::VdevMissing { .. } => "vdev_missing",
             Reason::Resilvering { .. } => "resilvering",
+            Reason::VdevCatchingUp { .. } => "vdev_catching_up",
             Reason::PoolSuspended { .. } => "pool_suspended",
             Reason::PoolUnknown { .. } => "pool_unknown",
         }
@@ -257,6 +266,9 @@ impl Reason {
                     .map(|s| format!(", about {} left", duration(s)))
                     .unwrap_or_default();
                 format!("resilvering {pool}{how_far}{left}")
+            }
+            Reason::VdevCatchingUp { pool, shown, .. } => {
+                format!("{pool}: {shown} is ONLINE again; waiting for ZFS to resilver what it missed")
             }
             Reason::PoolSuspended { pool } => {
                 format!("{pool} is SUSPENDED (I/O failed on every leg): see zpool status, then zpool clear")

@@ -85,7 +85,10 @@ fn scan(stats: Option<&Value>, now_unix: u64) -> Scan {
                 .then(|| (total - issued) / rate);
             Scan::Resilvering { percent, eta_s }
         }
-        ("RESILVER", _) => Scan::ResilverDone,
+        ("RESILVER", "FINISHED") => Scan::ResilverDone {
+            ended_unix: st.get("end_time").and_then(int).filter(|t| *t > 0),
+        },
+        ("RESILVER", _) => Scan::ResilverDone { ended_unix: None },
         (other, st) => Scan::Other(format!("{other} {st}")),
     }
 }

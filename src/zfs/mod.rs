@@ -35,8 +35,11 @@ pub enum Scan {
         percent: Option<f64>,
         eta_s: Option<u64>,
     },
-    /// The last scan was a resilver that finished (or was canceled).
-    ResilverDone,
+    /// The last scan was a resilver that finished (or was canceled): when it finished
+    /// (unix seconds; none for a canceled one, or when the time did not read).
+    ResilverDone {
+        ended_unix: Option<u64>,
+    },
     /// A scrub runs or ran; it does not change whether the mirror is whole.
     Scrub,
     /// A scan line this parser does not know.
@@ -120,10 +123,7 @@ pub(crate) mod tests {
     /// A recording of `set`: what the command printed, and its exit code (the `[rc=N]`
     /// line the recording script appends).
     pub fn recorded_in(set: &str, name: &str) -> (String, i32) {
-        let p = format!(
-            "{}/tests/fixtures/zfs/{set}/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        );
+        let p = format!("{}/tests/fixtures/zfs/{set}/{name}", env!("CARGO_MANIFEST_DIR"));
         let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{p}: {e}"));
         let (out, rc) = text.rsplit_once("[rc=").expect("an [rc=N] line");
         (out.to_string(), rc.trim().trim_end_matches(']').parse().unwrap())
@@ -169,7 +169,11 @@ pub(crate) mod tests {
     /// Per recorded state: the remote leaf's state and the pool's state line, as each
     /// version showed them.
     fn states(set: &str) -> [(&'static str, &'static str, &'static str); 6] {
-        let faulted_pool = if set == ZFS_2_1 { ZFS_2_1_FAULTED_POOL } else { "ONLINE" };
+        let faulted_pool = if set == ZFS_2_1 {
+            ZFS_2_1_FAULTED_POOL
+        } else {
+            "ONLINE"
+        };
         [
             ("healthy", "ONLINE", "ONLINE"),
             ("faulted", "FAULTED", faulted_pool),
@@ -187,7 +191,11 @@ pub(crate) mod tests {
                 let t = text_of(set, state);
                 assert_eq!(t.name, "san-pool");
                 assert_eq!(t.state, pool_state, "{set}/{state}");
-                assert_eq!(leaves(&t), vec![(REMOTE, remote), (LOCAL, "ONLINE")], "{set}/{state}");
+                assert_eq!(
+                    leaves(&t),
+                    vec![(REMOTE, remote), (LOCAL, "ONLINE")],
+                    "{set}/{state}"
+                );
                 assert_eq!(t.vdevs.len(), 3, "{set}/{state}: {:?}", t.vdevs);
                 assert_eq!(t.vdevs[0].name, "mirror-0");
                 assert!(!t.vdevs[0].leaf);
@@ -249,13 +257,30 @@ pub(crate) mod tests {
                 }
             }
             assert!(last > 0.0, "{set}: the percent rose from 0");
-            assert_eq!(text_of(set, "resilvered").scan, Scan::ResilverDone, "{set}");
+            let done = text_of(set, "resilvered").scan;
+            assert!(
+                matches!(done, Scan::ResilverDone { ended_unix: Some(_) }),
+                "{set}: {done:?}"
+            );
             assert_eq!(text_of(set, "healthy").scan, Scan::None, "{set}");
         }
-        let (_, j) = both("resilvered");
-        assert_eq!(j.scan, Scan::ResilverDone);
-        let (_, j) = both("healthy");
-        assert_eq!(j.scan, Scan::None);
+        let (t, j) = both("resilvered");
+        let (Scan::ResilverDone { ended_unix: Some(te) }, Scan::ResilverDone { ended_unix: Some(je) }) =
+            (t.scan.clone(), j.scan.clone())
+        else {
+            panic!("{:?} {:?}", t.scan, j.scan)
+        };
+        // The text's time is local (the recording's VM ran in UTC): the same instant, or a
+        // whole time-zone offset away where this test runs elsewhere.
+        assert_eq!((te as i64 - je as i64) % 900, 0, "{te} {je}");
+        if std::env::var("TZ").map_or(true, |tz| tz.is_empty() || tz == "UTC")
+            && std::fs::read_link("/etc/localtime")
+                .map_or(true, |l| l.ends_with("UTC") || l.ends_with("Etc/UTC"))
+        {
+            assert_eq!(te, je);
+        }
+        let (t, j) = both("healthy");
+        assert_eq!((t.scan, j.scan), (Scan::None, Scan::None));
     }
 
     #[test]

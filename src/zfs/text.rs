@@ -62,10 +62,49 @@ pub fn parse_scan(lines: &[&str]) -> Scan {
             .and_then(|(_, t)| dhms(t));
         return Scan::Resilvering { percent, eta_s };
     }
-    if head.starts_with("resilvered") || head.starts_with("resilver canceled") {
-        return Scan::ResilverDone;
+    if head.starts_with("resilvered") {
+        // "resilvered 158M in 00:00:33 with 0 errors on Wed Dec  2 00:19:09 2026"
+        let ended_unix = head
+            .rsplit_once(" on ")
+            .and_then(|(_, when)| local_time_to_unix(when.trim()));
+        return Scan::ResilverDone { ended_unix };
+    }
+    if head.starts_with("resilver canceled") {
+        return Scan::ResilverDone { ended_unix: None };
     }
     Scan::Other(crate::text::ellipsis(head, 80))
+}
+
+/// zpool's scan times, `ctime` in the host's local time ("Wed Dec  2 00:19:09 2026"), as
+/// unix seconds (mktime: the same time zone zpool printed in).
+pub fn local_time_to_unix(text: &str) -> Option<u64> {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let f: Vec<&str> = text.split_whitespace().collect();
+    let [_, mon, day, hms, year] = f.as_slice() else {
+        return None;
+    };
+    let mon = MONTHS.iter().position(|m| m == mon)? as i32;
+    let day: i32 = day.parse().ok().filter(|d| (1..=31).contains(d))?;
+    let year: i32 = year.parse().ok().filter(|y| (1970..=9999).contains(y))?;
+    let mut t = hms.split(':').map(|x| x.parse::<i32>().ok());
+    let (h, m, sec) = (t.next()??, t.next()??, t.next()??);
+    if t.next().is_some() || !(0..24).contains(&h) || !(0..60).contains(&m) || !(0..=60).contains(&sec) {
+        return None;
+    }
+    // SAFETY: an all-zero tm is a valid value; mktime reads and normalises it in place.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    tm.tm_year = year - 1900;
+    tm.tm_mon = mon;
+    tm.tm_mday = day;
+    tm.tm_hour = h;
+    tm.tm_min = m;
+    tm.tm_sec = sec;
+    tm.tm_isdst = -1;
+    // SAFETY: tm is a valid, exclusively borrowed struct tm.
+    let t = unsafe { libc::mktime(&mut tm) };
+    u64::try_from(t).ok()
 }
 
 /// Parses the whole output; `None` when it has no config table.

@@ -839,7 +839,7 @@ fn step6(i: &Input) -> (Finding, Option<bool>) {
         return (f, Some(false));
     }
     let done = match status.scan {
-        Scan::ResilverDone => "the last resilver finished",
+        Scan::ResilverDone { .. } => "the last resilver finished",
         _ => "no resilver runs",
     };
     (

@@ -200,7 +200,7 @@ phase_resources() {
         grep -qx 'group san-services san-vip' /tmp/san.crm || { echo 'no services group in the shipped configuration'; exit 1; }
         sed -i 's/^group san-services san-vip\$/group san-services san-vip writer/' /tmp/san.crm
         cat >> /tmp/san.crm <<CRM
-# ---- the lab's own: the test service, where the pool starts first
+# the lab's own: the test service, and where the pool starts first
 primitive writer anything params binfile=/usr/local/sbin/san-writer pidfile=/run/san-writer.pid logfile=/var/log/san-writer.log errlogfile=/var/log/san-writer.log op monitor interval=5s
 location pool-prefers-storage-a san-pool 100: storage-a
 CRM

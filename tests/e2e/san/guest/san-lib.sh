@@ -45,7 +45,7 @@ peer_session_state() { local s; s=$(peer_session) && cat "$s/state" 2>/dev/null;
 # ---- ZFS --------------------------------------------------------------------------------------
 pool_imported() { [ -d /proc/spl/kstat/zfs/$POOL ]; }
 # a leaf ZFS cannot open is listed by its GUID with "was PATH" at the end of its line
-san_vdev_state() { timeout 10 zpool status -P $POOL 2>/dev/null | awk -v p="$1" '$1 == p || ($(NF-1) == "was" && $NF == p) {print $2; exit}'; }
+san_vdev_state() { timeout 10 zpool status -P $POOL 2>/dev/null | awk -v p="$1" 'NF >= 2 && ($1 == p || ($(NF-1) == "was" && $NF == p)) {print $2; exit}'; }
 remote_vdev_state() { san_vdev_state "$REMOTE_DEV"; }
 local_vdev_state() { san_vdev_state "$LOCAL_DEV"; }
 resilvering() { timeout 10 zpool status $POOL 2>/dev/null | grep -q 'resilver in progress'; }
