@@ -55,6 +55,9 @@ session_logged_in() { local s; s=$(peer_session) && [ "$(cat "$s/state" 2>/dev/n
 resilvering() { timeout 10 zpool status $POOL 2>/dev/null | grep -q 'resilver in progress'; }
 suspended() { grep -qx SUSPENDED /proc/spl/kstat/zfs/$POOL/state 2>/dev/null; }
 say() { echo "[$(secs "$T_START" "$(now_ms)") s] $*"; }
+# the daemons started here (zed, iscsid, syslogd) would keep init.sh waiting: power off
+# here, by sysrq (qemu -no-reboot ends)
+power_off() { echo 1 > /proc/sys/kernel/sysrq; echo o > /proc/sysrq-trigger; sleep 30; }
 finish() {
     local summary="$N_PASS passed, $N_FAIL failed"
     echo "$summary" >> "$RESULTS"
@@ -68,7 +71,7 @@ finish() {
 # ---- setup ------------------------------------------------------------------------------
 hostname "$NODE"; echo "$NODE" > /etc/hostname
 zgenhostid -f "$HOSTID"
-busybox syslogd -n -O /var/log/messages &
+busybox syslogd -n -O /var/log/messages > /dev/null 2>&1 &   # not on init.sh's log pipe
 mkdir -p /run/dbus /etc/target
 dbus-daemon --system --fork                         # targetcli-fb needs the system bus
 /lib/systemd/systemd-udevd --daemon
@@ -81,8 +84,10 @@ uname -r; zfs version; iscsiadm --version
 dpkg-query -W -f='${Package} ${Version}\n' zfsutils-linux zfs-dkms zfs-zed open-iscsi targetcli-fb
 
 # "storage-b"'s disk: a file with the GPT layout of the SAN's data disks, exported whole
+# (run.sh partitioned it on the host, the image has no sfdisk: its first and last MiB)
 truncate -s 2G $PEER_FILE
-printf 'label: gpt\ntype=6A898CC3-1DD2-11B2-99A6-080020736631, name="data-b"\n' | sfdisk -q $PEER_FILE
+dd if=/e2e/guest/data-b.head of=$PEER_FILE bs=1M conv=notrunc status=none
+dd if=/e2e/guest/data-b.tail of=$PEER_FILE bs=1M seek=2047 conv=notrunc status=none
 targetcli > "$LOGS/targetcli.log" 2>&1 <<EOF
 set global auto_add_default_portal=false
 /backstores/fileio create name=data file_or_dev=$PEER_FILE write_back=false
@@ -178,7 +183,7 @@ run timeout 120 zpool import -d /dev/disk/by-path $POOL
 zpool status -P $POOL
 if ! [ -d /proc/spl/kstat/zfs/$POOL ]; then
     fail "x1 san-pool could not be imported again: no suspended state"
-    finish; exit 0
+    finish; sync; power_off
 fi
 link_cut; t=$(now_ms)
 ( dd if=/dev/urandom of=/$POOL/suspend-1 bs=1M count=4 status=none; zpool sync $POOL ) > /dev/null 2>&1 &
@@ -194,6 +199,4 @@ say "guest took $(secs "$T_START" "$(now_ms)") s"
 finish
 # a suspended pool never syncs: power off without the sync init.sh would do (9p has no
 # cache, the share is written through)
-echo 1 > /proc/sys/kernel/sysrq
-echo o > /proc/sysrq-trigger
-sleep 30
+power_off

@@ -72,6 +72,15 @@ rm -f "$OUT"/{serial.log,guest.log,results.txt,timings.txt}
 DATA=$OUT/run/data-a.img
 truncate -s 2G "$DATA"
 printf 'label: gpt\ntype=6A898CC3-1DD2-11B2-99A6-080020736631, name="data-a"\n' | sfdisk -q "$DATA" > /dev/null
+# "storage-b"'s disk, exported by LIO in the guest: the same 2 GiB GPT layout (partition
+# data-b), made here (the image has no sfdisk); the guest rebuilds the sparse file from its
+# first and last MiB (the primary and the backup GPT)
+PEER=$OUT/run/data-b.img
+truncate -s 2G "$PEER"
+printf 'label: gpt\ntype=6A898CC3-1DD2-11B2-99A6-080020736631, name="data-b"\n' | sfdisk -q "$PEER" > /dev/null
+dd if="$PEER" of="$SHARE/guest/data-b.head" bs=1M count=1 status=none
+dd if="$PEER" of="$SHARE/guest/data-b.tail" bs=1M skip=2047 status=none
+rm -f "$PEER"
 APPEND="console=ttyS0 root=/dev/vda rw init=/opt/e2e/init.sh panic=-1 quiet"
 say "booting (qemu TCG, $SMP vCPU, ${MEM} MiB, deadline ${E2E_TIMEOUT}s); serial: $OUT/serial.log"
 T_BOOT=$EPOCHREALTIME
