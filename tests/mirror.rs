@@ -204,7 +204,17 @@ fn on_zfs_2_1_the_same_cycle_runs_on_the_text_after_one_refused_json() {
         .collect();
     let json: Vec<&Vec<String>> = status.iter().filter(|a| a.iter().any(|w| w == "-j")).collect();
     assert_eq!(json.len(), 1, "{status:?}");
-    assert_eq!(status[0], ["status", "-P", "-j", "--json-int", "--json-flat-vdevs", "san-pool"]);
+    assert_eq!(
+        status[0],
+        [
+            "status",
+            "-P",
+            "-j",
+            "--json-int",
+            "--json-flat-vdevs",
+            "san-pool"
+        ]
+    );
     assert_eq!(status[1], ["status", "-P", "san-pool"]);
     assert!(status.len() > 3, "{status:?}");
 }

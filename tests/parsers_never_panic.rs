@@ -403,7 +403,12 @@ fn zpool_status() {
         let mut files: Vec<_> = std::fs::read_dir(fixtures().join(set))
             .unwrap()
             .map(|e| e.unwrap().path())
-            .filter(|p| p.file_name().unwrap().to_string_lossy().ends_with("zpool-status-P.txt"))
+            .filter(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .ends_with("zpool-status-P.txt")
+            })
             .collect();
         files.sort();
         for p in files {

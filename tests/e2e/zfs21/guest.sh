@@ -47,7 +47,7 @@ peer_session() { session_of "$PEER_IQN"; }
 # the remote leaf's state; a leaf ZFS cannot open is listed by its GUID, "was PATH"
 remote_vdev_state() {
     timeout 10 zpool status -P $POOL 2>/dev/null |
-        awk -v p="$REMOTE_DEV" '$1 == p || ($(NF-1) == "was" && $NF == p) {print $2; exit}'
+        awk -v p="$REMOTE_DEV" 'NF >= 2 && ($1 == p || ($(NF-1) == "was" && $NF == p)) {print $2; exit}'
 }
 remote_gone() { case $(remote_vdev_state) in FAULTED | UNAVAIL | REMOVED) return 0 ;; esac; return 1; }
 remote_not_online() { [ "$(remote_vdev_state)" != ONLINE ]; }

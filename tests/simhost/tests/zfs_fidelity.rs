@@ -39,7 +39,9 @@ const V23: &str = "vm-recorded";
 const V21: &str = "vm-recorded-2.1";
 
 fn dir(set: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/zfs").join(set)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures/zfs")
+        .join(set)
 }
 
 /// A recording of ZFS 2.3.2: its output and exit code.
@@ -128,7 +130,11 @@ fn u(v: &Value, k: &str) -> u64 {
 /// The resilver's samples the recording has (resilvering-1, -2, ...), in order.
 fn resilver_samples(set: &str) -> Vec<u32> {
     (1..)
-        .take_while(|k| dir(set).join(format!("resilvering-{k}.zpool-status-P.txt")).exists())
+        .take_while(|k| {
+            dir(set)
+                .join(format!("resilvering-{k}.zpool-status-P.txt"))
+                .exists()
+        })
         .collect()
 }
 
@@ -313,10 +319,12 @@ fn calibrate_text(p: &mut Pool, file: &str, clock: &mut Option<i64>) {
 /// `ctime` of the recordings ("Wed Dec  2 00:18:36 2026", the VMs' UTC) in seconds.
 fn parse_ctime(text: &str) -> i64 {
     let f: Vec<&str> = text.split_whitespace().collect();
-    let month = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        .iter()
-        .position(|m| *m == f[1])
-        .unwrap_or_else(|| panic!("month of {text:?}")) as i64
+    let month = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ]
+    .iter()
+    .position(|m| *m == f[1])
+    .unwrap_or_else(|| panic!("month of {text:?}")) as i64
         + 1;
     let day: i64 = f[2].parse().unwrap();
     let year: i64 = f[4].parse().unwrap();
@@ -342,7 +350,11 @@ fn dhms(text: &str) -> i64 {
 /// The byte counts zfs_nicebytes may print as `shown` ("31.5M": from 31.45M to 31.55M).
 fn shown_range(shown: &str) -> (f64, f64) {
     let (num, unit) = shown.split_at(shown.len() - 1);
-    let mult = (1u64 << (10 * "BKMGTPE".find(unit).unwrap_or_else(|| panic!("unit of {shown:?}")))) as f64;
+    let mult = (1u64
+        << (10
+            * "BKMGTPE"
+                .find(unit)
+                .unwrap_or_else(|| panic!("unit of {shown:?}")))) as f64;
     let decimals = num.split('.').nth(1).map_or(0, str::len) as i32;
     let half = 0.5 * 10f64.powi(-decimals) * mult;
     let c = num.parse::<f64>().unwrap() * mult;
@@ -371,7 +383,10 @@ fn calibrate_text_21(p: &mut Pool, file: &str, clock: &mut Option<i64>) {
     };
     let mut lines = text[at + 8..].lines();
     let head = lines.next().unwrap();
-    let s = p.scan.as_mut().unwrap_or_else(|| panic!("{file}: a scan line, and the stand-in has no scan"));
+    let s = p
+        .scan
+        .as_mut()
+        .unwrap_or_else(|| panic!("{file}: a scan line, and the stand-in has no scan"));
     if let Some(rest) = head.strip_prefix("resilvered ") {
         // "158M in 00:00:33 with 0 errors on Wed Dec  2 00:19:09 2026"
         let (processed_s, rest) = rest.split_once(" in ").unwrap();
@@ -413,7 +428,10 @@ fn calibrate_text_21(p: &mut Pool, file: &str, clock: &mut Option<i64>) {
         let (first, last) = if hi <= 1.0 {
             (i + 1, i + 1)
         } else {
-            ((i as f64 / hi).floor().max(1.0) as u64, (i as f64 / lo.max(1.0)).ceil() as u64 + 1)
+            (
+                (i as f64 / hi).floor().max(1.0) as u64,
+                (i as f64 / lo.max(1.0)).ceil() as u64 + 1,
+            )
         };
         (first..=last.min(first + 100_000)).find(|e| nicenum(i / e, Fmt::Bytes, 256) == irate_s)
     };
