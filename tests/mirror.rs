@@ -7,9 +7,6 @@ mod util;
 use std::time::Duration;
 use util::*;
 
-const IQN_A: &str = "iqn.2025-01.lab.home:storage-a";
-const IQN_B: &str = "iqn.2025-01.lab.home:storage-b";
-
 struct San {
     _dir: tempfile::TempDir,
     sim: SimHost,
@@ -41,20 +38,12 @@ fn san_with(interval_ms: u64, label: Option<&str>) -> San {
     let (dir, sim) = host_with_target(IQN_B, &[&portal]);
     let pcmk = PacemakerTools::new();
     pcmk.show("two-node-both-online.xml");
-    let mut agent = Agent::new(&sim);
+    let mut agent = Agent::storage_a(&sim, &portal.spec());
     agent
-        .param(
-            "peers",
-            &format!(
-                "storage-a={IQN_A}@127.0.0.9:3260 storage-b={IQN_B}@{}",
-                portal.spec()
-            ),
-        )
         .param("crm_mon", &pcmk.crm_mon())
         .param("pool", "san-pool")
         .param("zpool", sim.zpool_path().to_str().unwrap())
         .param("reconnect_jitter", "1")
-        .var("OCF_RESKEY_CRM_meta_on_node", "storage-a")
         .var("OCF_RESKEY_CRM_meta_interval", &interval_ms.to_string());
     agent.start().expect(0);
     let sid = sim.sessions()[0].sid;

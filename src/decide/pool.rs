@@ -5,7 +5,7 @@
 use crate::cluster::crm_mon::ClusterView;
 use crate::decide::verdict::{Kind, Reason, Verdict};
 use crate::observe::LegFacts;
-use crate::state::{PoolMemory, RememberedVdev, REMEMBERED_VDEVS};
+use crate::state::{InstanceState, PoolMemory, RememberedVdev, REMEMBERED_VDEVS};
 use crate::zfs::{PoolFacts, Reading, Scan, Vdev};
 
 /// After `zpool online`, ZFS gets this long to take the vdev back before it is tried again.
@@ -373,15 +373,14 @@ pub fn with_pool(legs: &Verdict, pool: Option<&Verdict>) -> Verdict {
     }
 }
 
-/// The plan for a snapshot whose pool was read, with the instance's own memory (status,
-/// doctor: nothing is acted on; the monitor passes the same through `plan`).
-pub fn for_snapshot(snap: &crate::observe::Snapshot, auto_online: bool, stable_ms: u64) -> Option<Plan> {
-    let facts = snap.pool.as_ref()?;
-    let state = snap.state.state();
-    let memory = state.map(|s| s.pool.clone()).unwrap_or_default();
-    let up_since: Vec<Vec<Option<u64>>> = snap
-        .legs
-        .iter()
+/// Since when (ms) each path's current session has been LOGGED_IN, by the instance's
+/// records (a logged-in session it has no record of counts from now); None when down.
+pub fn sessions_up_since(
+    legs: &[LegFacts],
+    state: Option<&InstanceState>,
+    now_ms: u64,
+) -> Vec<Vec<Option<u64>>> {
+    legs.iter()
         .map(|l| {
             l.paths
                 .iter()
@@ -392,11 +391,20 @@ pub fn for_snapshot(snap: &crate::observe::Snapshot, auto_online: bool, stable_m
                         .and_then(|s| s.record(&p.path))
                         .filter(|r| r.up_sid == Some(sid))
                         .and_then(|r| r.up_since_ms)
-                        .or(Some(snap.now_ms))
+                        .or(Some(now_ms))
                 })
                 .collect()
         })
-        .collect();
+        .collect()
+}
+
+/// The plan for a snapshot whose pool was read, with the instance's own memory (status,
+/// doctor: nothing is acted on; the monitor passes the same through `plan`).
+pub fn for_snapshot(snap: &crate::observe::Snapshot, auto_online: bool, stable_ms: u64) -> Option<Plan> {
+    let facts = snap.pool.as_ref()?;
+    let state = snap.state.state();
+    let memory = state.map(|s| s.pool.clone()).unwrap_or_default();
+    let up_since = sessions_up_since(&snap.legs, state, snap.now_ms);
     Some(plan(&Input {
         facts,
         legs: &snap.legs,
