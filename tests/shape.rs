@@ -8,7 +8,7 @@ use util::*;
 
 /// storage-a's instance of the clone, with Pacemaker's tools stood in by `pcmk`.
 fn clone_on_a(sim: &SimHost, portal: &Portal, pcmk: &PacemakerTools) -> Agent {
-    let mut a = Agent::storage_a(&sim, &portal.spec());
+    let mut a = Agent::storage_a(sim, &portal.spec());
     a.param("crm_mon", &pcmk.crm_mon());
     a
 }
