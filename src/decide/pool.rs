@@ -133,6 +133,17 @@ pub fn plan(i: &Input) -> Plan {
         Reading::Status(s) => s,
     };
     remember(&mut memory, &status.vdevs, i);
+    // The cooldown waits for ZFS to act on an online; seen ONLINE since, it did, and a
+    // new fault of that vdev is a new story (found in the VM: doctor --fix held back a
+    // minute after the monitor's successful online).
+    if memory.last_online.as_ref().is_some_and(|(name, _)| {
+        status
+            .vdevs
+            .iter()
+            .any(|v| v.leaf && v.name == *name && v.state == "ONLINE")
+    }) {
+        memory.last_online = None;
+    }
     let pool = &i.facts.name;
     let mut reasons = Vec::new();
     let mut online: Option<Online> = None;
@@ -591,6 +602,29 @@ mod tests {
         let mut mismatch = pool("faulted", &legs);
         mismatch.remote[0].identity_mismatch = Some("WWN a vs b".into());
         assert!(run(&mismatch, &legs, &old, 0, 100_000).online.is_none());
+    }
+
+    #[test]
+    fn the_online_cooldown_ends_once_the_vdev_was_seen_online() {
+        // Found in the VM: the monitor onlined the vdev, it resilvered; 57 s later the link
+        // failed again and doctor --fix, with the session back, held the vdev back for
+        // "onlined less than a minute ago".
+        let legs = [leg(true)];
+        let just = PoolMemory {
+            last_online: Some((REMOTE.into(), 90_000)),
+            ..waiting_since(0)
+        };
+        let seen = run(&pool("healthy-again", &legs), &legs, &just, 0, 100_000);
+        assert_eq!(seen.memory.last_online, None);
+        let again = PoolMemory {
+            waiting_since_ms: waiting_since(0).waiting_since_ms,
+            ..seen.memory
+        };
+        let p = run(&pool("faulted", &legs), &legs, &again, 0, 140_000);
+        assert!(p.online.is_some(), "{:?}", p.verdict);
+        // Not seen ONLINE since: the cooldown holds.
+        let still = run(&pool("faulted", &legs), &legs, &just, 0, 100_000);
+        assert_eq!(still.memory.last_online, just.last_online);
     }
 
     #[test]
