@@ -80,6 +80,14 @@ impl San {
             .count()
     }
 
+    /// Two monitors two stable intervals apart (monitor interval 1 s): the second may
+    /// bring the returned vdev back.
+    fn monitor_through_the_stable_window(&self) {
+        self.monitor().expect(190);
+        std::thread::sleep(Duration::from_millis(2_100));
+        self.monitor().expect(190);
+    }
+
     /// The storage link drops long enough for ZFS to fault the remote leaf, then returns:
     /// the kernel recovers the same session, the leaf stays FAULTED (as recorded).
     fn leg_lost_and_back(&mut self) {
@@ -341,9 +349,7 @@ fn a_probe_repairs_nothing() {
     let mut s = san(1_000);
     s.monitor().expect(0);
     s.leg_lost_and_back();
-    s.monitor().expect(190);
-    std::thread::sleep(Duration::from_millis(2_100));
-    s.monitor().expect(190);
+    s.monitor_through_the_stable_window();
     s.agent.probe().expect(190);
     // What the monitor before it did, the probe did not repeat or add to.
     let onlines = s.zpool_calls("online");
@@ -357,9 +363,7 @@ fn status_shows_the_resilver_and_the_pool() {
     let mut s = san(1_000);
     s.monitor().expect(0);
     s.leg_lost_and_back();
-    s.monitor().expect(190);
-    std::thread::sleep(Duration::from_millis(2_100));
-    s.monitor().expect(190);
+    s.monitor_through_the_stable_window();
     s.sim.advance_resilver("san-pool", 60.0).unwrap();
     let st = s.agent.run("status");
     assert_eq!(st.code, 190, "{}", st.stderr);
