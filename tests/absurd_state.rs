@@ -6,8 +6,6 @@ mod util;
 
 use util::*;
 
-const IQN_B: &str = "iqn.2025-01.lab.home:storage-b";
-
 #[test]
 fn extreme_numbers_in_the_state_file_neither_panic_nor_block_reconnects() {
     let portal = Portal::up("127.0.0.1");

@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use util::*;
 
-const IQN_B: &str = "iqn.2025-01.lab.home:storage-b";
 const TIMEOUT_MS: &str = "5000";
 const TIMEOUT: Duration = Duration::from_millis(5000);
 /// The harness kills an agent still running after this (a regression must not hang the suite).

@@ -7,8 +7,6 @@ mod util;
 use std::time::Duration;
 use util::*;
 
-const IQN_B: &str = "iqn.2025-01.lab.home:storage-b";
-
 fn single(sim: &SimHost, portal: &Portal) -> Agent {
     let mut a = Agent::new(sim);
     a.param("portal", &portal.spec()).param("target", IQN_B);

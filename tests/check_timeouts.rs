@@ -6,8 +6,6 @@ mod util;
 use std::process::Command;
 use util::*;
 
-const IQN_B: &str = "iqn.2025-01.lab.home:storage-b";
-
 fn check(sim: &SimHost, extra: &[&str]) -> (i32, serde_json::Value) {
     check_token(sim, "4000", extra)
 }

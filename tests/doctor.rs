@@ -13,9 +13,6 @@ use serde_json::Value;
 use util::tgt::Tgt;
 use util::*;
 
-const IQN_A: &str = "iqn.2025-01.lab.home:storage-a";
-const IQN_B: &str = "iqn.2025-01.lab.home:storage-b";
-
 /// A process named iscsid (a copy of sleep), its pid in `<root>/run/iscsid.pid`.
 struct Iscsid {
     child: Option<Child>,
@@ -80,15 +77,8 @@ impl Scene {
         sim.add_target(IQN_B, &[&tgt.spec()], 1).unwrap();
         let pcmk = PacemakerTools::new();
         pcmk.show("two-node-both-online.xml");
-        let peers = format!(
-            "storage-a={IQN_A}@127.0.0.9:3260 storage-b={IQN_B}@{}",
-            tgt.spec()
-        );
-        let mut agent = Agent::new(&sim);
-        agent
-            .param("peers", &peers)
-            .param("crm_mon", &pcmk.crm_mon())
-            .var("OCF_RESKEY_CRM_meta_on_node", "storage-a");
+        let mut agent = Agent::storage_a(&sim, &tgt.spec());
+        agent.param("crm_mon", &pcmk.crm_mon());
         if pool {
             agent
                 .param("pool", "san-pool")
@@ -105,12 +95,15 @@ impl Scene {
         }
         let iscsid = Iscsid::start(sim.root());
         Scene {
+            peers: format!(
+                "storage-a={IQN_A}@127.0.0.9:3260 storage-b={IQN_B}@{}",
+                tgt.spec()
+            ),
             tgt,
             sim,
             agent,
             pcmk,
             iscsid,
-            peers,
             _dir: dir,
         }
     }

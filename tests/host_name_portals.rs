@@ -11,8 +11,6 @@ use std::time::Duration;
 
 use util::*;
 
-const IQN_B: &str = "iqn.2025-01.lab.home:storage-b";
-
 struct Names {
     _dir: tempfile::TempDir,
     /// localhost and storage-b.lab are 127.0.0.1.

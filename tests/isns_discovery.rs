@@ -10,7 +10,6 @@ use std::net::TcpListener;
 
 use util::*;
 
-const IQN_B: &str = "iqn.2025-01.lab.home:storage-b";
 const IQN_C: &str = "iqn.2025-01.lab.home:storage-c";
 
 /// storage-b's target at a loopback portal, another target beside it, and an iSNS server

@@ -5,9 +5,6 @@ mod util;
 
 use util::*;
 
-const IQN_A: &str = "iqn.2025-01.lab.home:storage-a";
-const IQN_B: &str = "iqn.2025-01.lab.home:storage-b";
-
 #[test]
 fn the_textfile_follows_the_mirror_and_is_left_alone_while_nothing_changes() {
     let mut portal = Portal::up("127.0.0.1");
@@ -15,17 +12,9 @@ fn the_textfile_follows_the_mirror_and_is_left_alone_while_nothing_changes() {
     let pcmk = PacemakerTools::new();
     pcmk.show("two-node-both-online.xml");
     let prom = dir.path().join("iscsi_mirror.prom");
-    let mut a = Agent::new(&sim);
-    a.param(
-        "peers",
-        &format!(
-            "storage-a={IQN_A}@127.0.0.9:3260 storage-b={IQN_B}@{}",
-            portal.spec()
-        ),
-    )
-    .param("crm_mon", &pcmk.crm_mon())
-    .param("metrics_file", prom.to_str().unwrap())
-    .var("OCF_RESKEY_CRM_meta_on_node", "storage-a");
+    let mut a = Agent::storage_a(&sim, &portal.spec());
+    a.param("crm_mon", &pcmk.crm_mon())
+        .param("metrics_file", prom.to_str().unwrap());
     a.start().expect(0);
     a.monitor().expect(0);
     let first = std::fs::read_to_string(&prom).unwrap();

@@ -7,9 +7,6 @@ mod util;
 use std::time::Duration;
 use util::*;
 
-const IQN_A: &str = "iqn.2025-01.lab.home:storage-a";
-const IQN_B: &str = "iqn.2025-01.lab.home:storage-b";
-
 struct San {
     _dir: tempfile::TempDir,
     sim: SimHost,
@@ -41,20 +38,12 @@ fn san_with(interval_ms: u64, label: Option<&str>) -> San {
     let (dir, sim) = host_with_target(IQN_B, &[&portal]);
     let pcmk = PacemakerTools::new();
     pcmk.show("two-node-both-online.xml");
-    let mut agent = Agent::new(&sim);
+    let mut agent = Agent::storage_a(&sim, &portal.spec());
     agent
-        .param(
-            "peers",
-            &format!(
-                "storage-a={IQN_A}@127.0.0.9:3260 storage-b={IQN_B}@{}",
-                portal.spec()
-            ),
-        )
         .param("crm_mon", &pcmk.crm_mon())
         .param("pool", "san-pool")
         .param("zpool", sim.zpool_path().to_str().unwrap())
         .param("reconnect_jitter", "1")
-        .var("OCF_RESKEY_CRM_meta_on_node", "storage-a")
         .var("OCF_RESKEY_CRM_meta_interval", &interval_ms.to_string());
     agent.start().expect(0);
     let sid = sim.sessions()[0].sid;
@@ -89,6 +78,14 @@ impl San {
             .iter()
             .filter(|i| i.argv.iter().any(|a| a == word))
             .count()
+    }
+
+    /// Two monitors two stable intervals apart (monitor interval 1 s): the second may
+    /// bring the returned vdev back.
+    fn monitor_through_the_stable_window(&self) {
+        self.monitor().expect(190);
+        std::thread::sleep(Duration::from_millis(2_100));
+        self.monitor().expect(190);
     }
 
     /// The storage link drops long enough for ZFS to fault the remote leaf, then returns:
@@ -392,9 +389,7 @@ fn a_probe_repairs_nothing() {
     let mut s = san(1_000);
     s.monitor().expect(0);
     s.leg_lost_and_back();
-    s.monitor().expect(190);
-    std::thread::sleep(Duration::from_millis(2_100));
-    s.monitor().expect(190);
+    s.monitor_through_the_stable_window();
     s.agent.probe().expect(190);
     // What the monitor before it did, the probe did not repeat or add to.
     let onlines = s.zpool_calls("online");
@@ -408,9 +403,7 @@ fn status_shows_the_resilver_and_the_pool() {
     let mut s = san(1_000);
     s.monitor().expect(0);
     s.leg_lost_and_back();
-    s.monitor().expect(190);
-    std::thread::sleep(Duration::from_millis(2_100));
-    s.monitor().expect(190);
+    s.monitor_through_the_stable_window();
     s.sim.advance_resilver("san-pool", 60.0).unwrap();
     let st = s.agent.run("status");
     assert_eq!(st.code, 190, "{}", st.stderr);

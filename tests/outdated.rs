@@ -7,9 +7,6 @@ mod util;
 use std::process::Command;
 use util::*;
 
-const IQN_A: &str = "iqn.2025-01.lab.home:storage-a";
-const IQN_B: &str = "iqn.2025-01.lab.home:storage-b";
-
 /// A CIB with the two storage nodes, made by the real cibadmin.
 fn cib(dir: &std::path::Path) -> std::path::PathBuf {
     let file = dir.join("cib.xml");
@@ -70,17 +67,8 @@ fn a_faulted_remote_vdev_marks_the_peer_s_half_and_only_the_override_clears_it()
     let portal = Portal::up("127.0.0.1");
     let (dir, sim) = host_with_target(IQN_B, &[&portal]);
     let cib = cib(dir.path());
-    let mut a = Agent::new(&sim);
-    a.param(
-        "peers",
-        &format!(
-            "storage-a={IQN_A}@127.0.0.9:3260 storage-b={IQN_B}@{}",
-            portal.spec()
-        ),
-    )
-    .param("pool", "san-pool")
-    .param("crm_mon", "crm_mon")
-    .var("OCF_RESKEY_CRM_meta_on_node", "storage-a");
+    let mut a = Agent::storage_a(&sim, &portal.spec());
+    a.param("pool", "san-pool").param("crm_mon", "crm_mon");
     a.start().expect(0);
     let vdev = format!("/dev/disk/by-path/ip-{}-iscsi-{IQN_B}-lun-0-part1", portal.spec());
 

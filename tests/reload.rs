@@ -9,7 +9,6 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use util::*;
 
-const IQN_B: &str = "iqn.2025-01.lab.home:storage-b";
 const DTD_DIR: &str = "/usr/share/resource-agents";
 /// The OCF 1.1 schema, from the standard's repository (tests/fixtures/ocf/SOURCE).
 const OCF_1_1_RNG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/ocf/ra-api-1.1.rng");

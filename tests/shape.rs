@@ -6,21 +6,10 @@ mod util;
 
 use util::*;
 
-const IQN_A: &str = "iqn.2025-01.lab.home:storage-a";
-const IQN_B: &str = "iqn.2025-01.lab.home:storage-b";
-
 /// storage-a's instance of the clone, with Pacemaker's tools stood in by `pcmk`.
 fn clone_on_a(sim: &SimHost, portal: &Portal, pcmk: &PacemakerTools) -> Agent {
-    let mut a = Agent::new(sim);
-    a.param(
-        "peers",
-        &format!(
-            "storage-a={IQN_A}@127.0.0.9:3260 storage-b={IQN_B}@{}",
-            portal.spec()
-        ),
-    )
-    .param("crm_mon", &pcmk.crm_mon())
-    .var("OCF_RESKEY_CRM_meta_on_node", "storage-a");
+    let mut a = Agent::storage_a(sim, &portal.spec());
+    a.param("crm_mon", &pcmk.crm_mon());
     a
 }
 

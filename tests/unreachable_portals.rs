@@ -11,21 +11,14 @@ use std::time::Duration;
 
 use util::*;
 
-const IQN_A: &str = "iqn.2025-01.lab.home:storage-a";
-const IQN_B: &str = "iqn.2025-01.lab.home:storage-b";
 const TIMEOUT: Duration = Duration::from_secs(10);
 /// The test's own guard: an agent still running then is killed (and the test fails).
 const GUARD: Duration = Duration::from_secs(60);
 
 /// storage-a's instance with storage-b's target behind `portals` (PORTAL,PORTAL,...).
 fn clone_on_a(sim: &SimHost, portals: &str) -> Agent {
-    let mut a = Agent::new(sim);
-    a.param(
-        "peers",
-        &format!("storage-a={IQN_A}@127.0.0.9:3260 storage-b={IQN_B}@{portals}"),
-    )
-    .var("OCF_RESKEY_CRM_meta_on_node", "storage-a")
-    .var("OCF_RESKEY_CRM_meta_timeout", &TIMEOUT.as_millis().to_string());
+    let mut a = Agent::storage_a(sim, portals);
+    a.var("OCF_RESKEY_CRM_meta_timeout", &TIMEOUT.as_millis().to_string());
     a
 }
 

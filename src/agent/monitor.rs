@@ -81,16 +81,7 @@ fn mirror(ctx: &Ctx, snap: &mut Snapshot, probe: bool, may_repair: bool, deep: b
                 state.pool.json,
                 ctx.deadline.reserving(Duration::from_secs(1)),
             );
-            let up_since: Vec<Vec<Option<u64>>> = snap
-                .legs
-                .iter()
-                .map(|l| {
-                    l.paths
-                        .iter()
-                        .map(|p| state.record(&p.path).and_then(|r| r.up_since_ms))
-                        .collect()
-                })
-                .collect();
+            let up_since = pool::sessions_up_since(&snap.legs, Some(&state), snap.now_ms);
             let Some(facts) = snap.pool.clone() else {
                 return Verdict::healthy();
             };

@@ -60,39 +60,37 @@ pub fn set_permanent(
     value: &str,
     deadline: Deadline,
 ) -> Result<(), String> {
-    checked(
-        "crm_attribute",
-        process::run(
-            &tools.program(&CRM_ATTRIBUTE),
-            &[
-                "--node",
-                node,
-                "--name",
-                name,
-                "--update",
-                value,
-                "--lifetime",
-                "forever",
-            ],
-            deadline.capped(Duration::from_secs(10)),
-        ),
-    )
+    permanent(tools, node, name, &["--update", value], "crm_attribute", deadline)
 }
 
 pub fn delete_permanent(tools: &Tools, node: &str, name: &str, deadline: Deadline) -> Result<(), String> {
-    checked(
+    permanent(
+        tools,
+        node,
+        name,
+        &["--delete"],
         "crm_attribute --delete",
+        deadline,
+    )
+}
+
+/// crm_attribute on NODE's permanent attribute NAME, with the operation `op`.
+fn permanent(
+    tools: &Tools,
+    node: &str,
+    name: &str,
+    op: &[&str],
+    what: &str,
+    deadline: Deadline,
+) -> Result<(), String> {
+    let mut args = vec!["--node", node, "--name", name];
+    args.extend_from_slice(op);
+    args.extend_from_slice(&["--lifetime", "forever"]);
+    checked(
+        what,
         process::run(
             &tools.program(&CRM_ATTRIBUTE),
-            &[
-                "--node",
-                node,
-                "--name",
-                name,
-                "--delete",
-                "--lifetime",
-                "forever",
-            ],
+            &args,
             deadline.capped(Duration::from_secs(10)),
         ),
     )

@@ -5,7 +5,7 @@
 use crate::cluster::crm_mon::ClusterView;
 use crate::decide::verdict::{Kind, Reason, Verdict};
 use crate::observe::LegFacts;
-use crate::state::{PoolMemory, RememberedVdev, REMEMBERED_VDEVS};
+use crate::state::{InstanceState, PoolMemory, RememberedVdev, REMEMBERED_VDEVS};
 use crate::zfs::{PoolFacts, Reading, Scan, Vdev};
 
 /// After `zpool online`, ZFS gets this long to take the vdev back before it is tried again.
@@ -133,6 +133,17 @@ pub fn plan(i: &Input) -> Plan {
         Reading::Status(s) => s,
     };
     remember(&mut memory, &status.vdevs, i);
+    // The cooldown waits for ZFS to act on an online; seen ONLINE since, it did, and a
+    // new fault of that vdev is a new story (found in the VM: doctor --fix held back a
+    // minute after the monitor's successful online).
+    if memory.last_online.as_ref().is_some_and(|(name, _)| {
+        status
+            .vdevs
+            .iter()
+            .any(|v| v.leaf && v.name == *name && v.state == "ONLINE")
+    }) {
+        memory.last_online = None;
+    }
     let pool = &i.facts.name;
     let mut reasons = Vec::new();
     let mut online: Option<Online> = None;
@@ -373,15 +384,14 @@ pub fn with_pool(legs: &Verdict, pool: Option<&Verdict>) -> Verdict {
     }
 }
 
-/// The plan for a snapshot whose pool was read, with the instance's own memory (status,
-/// doctor: nothing is acted on; the monitor passes the same through `plan`).
-pub fn for_snapshot(snap: &crate::observe::Snapshot, auto_online: bool, stable_ms: u64) -> Option<Plan> {
-    let facts = snap.pool.as_ref()?;
-    let state = snap.state.state();
-    let memory = state.map(|s| s.pool.clone()).unwrap_or_default();
-    let up_since: Vec<Vec<Option<u64>>> = snap
-        .legs
-        .iter()
+/// Since when (ms) each path's current session has been LOGGED_IN, by the instance's
+/// records (a logged-in session it has no record of counts from now); None when down.
+pub fn sessions_up_since(
+    legs: &[LegFacts],
+    state: Option<&InstanceState>,
+    now_ms: u64,
+) -> Vec<Vec<Option<u64>>> {
+    legs.iter()
         .map(|l| {
             l.paths
                 .iter()
@@ -392,11 +402,20 @@ pub fn for_snapshot(snap: &crate::observe::Snapshot, auto_online: bool, stable_m
                         .and_then(|s| s.record(&p.path))
                         .filter(|r| r.up_sid == Some(sid))
                         .and_then(|r| r.up_since_ms)
-                        .or(Some(snap.now_ms))
+                        .or(Some(now_ms))
                 })
                 .collect()
         })
-        .collect();
+        .collect()
+}
+
+/// The plan for a snapshot whose pool was read, with the instance's own memory (status,
+/// doctor: nothing is acted on; the monitor passes the same through `plan`).
+pub fn for_snapshot(snap: &crate::observe::Snapshot, auto_online: bool, stable_ms: u64) -> Option<Plan> {
+    let facts = snap.pool.as_ref()?;
+    let state = snap.state.state();
+    let memory = state.map(|s| s.pool.clone()).unwrap_or_default();
+    let up_since = sessions_up_since(&snap.legs, state, snap.now_ms);
     Some(plan(&Input {
         facts,
         legs: &snap.legs,
@@ -634,6 +653,29 @@ mod tests {
             mismatch.remote[0].identity_mismatch = Some("WWN a vs b".into());
             assert!(run(&mismatch, &legs, &old, 0, 100_000).online.is_none(), "{set}");
         }
+    }
+
+    #[test]
+    fn the_online_cooldown_ends_once_the_vdev_was_seen_online() {
+        // Found in the VM: the monitor onlined the vdev, it resilvered; 57 s later the link
+        // failed again and doctor --fix, with the session back, held the vdev back for
+        // "onlined less than a minute ago".
+        let legs = [leg(true)];
+        let just = PoolMemory {
+            last_online: Some((REMOTE.into(), 90_000)),
+            ..waiting_since(0)
+        };
+        let seen = run(&pool("healthy-again", &legs), &legs, &just, 0, 100_000);
+        assert_eq!(seen.memory.last_online, None);
+        let again = PoolMemory {
+            waiting_since_ms: waiting_since(0).waiting_since_ms,
+            ..seen.memory
+        };
+        let p = run(&pool("faulted", &legs), &legs, &again, 0, 140_000);
+        assert!(p.online.is_some(), "{:?}", p.verdict);
+        // Not seen ONLINE since: the cooldown holds.
+        let still = run(&pool("faulted", &legs), &legs, &just, 0, 100_000);
+        assert_eq!(still.memory.last_online, just.last_online);
     }
 
     #[test]

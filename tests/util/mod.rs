@@ -138,7 +138,23 @@ pub struct Agent {
     resolver: Option<Resolver>,
 }
 
+/// The two storage nodes' targets in the scenarios.
+pub const IQN_A: &str = "iqn.2025-01.lab.home:storage-a";
+pub const IQN_B: &str = "iqn.2025-01.lab.home:storage-b";
+
 impl Agent {
+    /// storage-a's instance of the clone in peers mode: its own target (never dialled) and
+    /// storage-b's behind `portals` (PORTAL,PORTAL,...).
+    pub fn storage_a(sim: &SimHost, portals: &str) -> Agent {
+        let mut a = Agent::new(sim);
+        a.param(
+            "peers",
+            &format!("storage-a={IQN_A}@127.0.0.9:3260 storage-b={IQN_B}@{portals}"),
+        )
+        .var("OCF_RESKEY_CRM_meta_on_node", "storage-a");
+        a
+    }
+
     pub fn new(sim: &SimHost) -> Agent {
         let rsctmp = tempfile::tempdir().unwrap();
         let mut env = BTreeMap::new();

@@ -12,6 +12,8 @@
 #             the agent's monitor says degraded (190) with the portal in its reason
 #   e         link back: session recovers, the agent onlines the vdev by itself (auto_online),
 #             resilvered, health green, data reads back
+#   g         doctor: during a second cut (the resource in maintenance) it names the link
+#             and option C; after the restore --fix logs in and onlines the vdev; then all ok
 #   f         pcs resource disable: clean logout, pool still imported on its local leg
 #
 # Results: PASS/FAIL/SKIP lines in out/results.txt and a final "N passed, M failed" line;
@@ -402,6 +404,65 @@ if wait_until 60 no_failures_and_started; then
     pass "e10 after pcs resource cleanup: no failed action, resource Started"
 else
     fail "e10 after pcs resource cleanup: failed actions left or resource not Started within 60 s"
+fi
+
+# =========================================================================================
+sec "g. doctor: during a cut it names the storage link and option C; after the restore --fix logs in and onlines the vdev; after the resilver all ok"
+# The recurring monitor would repair all of this itself (section e): the resource in
+# maintenance (Pacemaker cancels its monitor) leaves the repairs to the admin's doctor.
+run timeout 60 crm_resource --resource mirror --meta --set-parameter maintenance --parameter-value true
+sleep 6
+DOC=(timeout 90 "$AGENT" doctor --node "$NODE")
+doctor_json() { "${DOC[@]}" --json "$@" 2>"$LOGS/doctor.stderr"; }
+# finding FILE CHECK FIELD: FIELD (grade, why, subject) of the first CHECK finding in FILE
+finding() {
+    python3 -c "import json,sys; f=[f for f in json.load(open(sys.argv[1]))['findings'] if f['check']==sys.argv[2]]; print(f[0].get(sys.argv[3], '') if f else 'none')" "$1" "$2" "$3" 2>/dev/null
+}
+iscsi_vdev_is() { [ "$(vdev_state $POOL "$V_ISCSI")" = "$1" ]; }
+session_state() { local s; s=$(session_of $IQN) && cat "$s/state" 2>/dev/null; }
+link_cut
+T_CUT2=$(now_ms)
+# ZFS faults a vdev on a failed I/O: give it some
+( dd if=/dev/urandom of=/$POOL/during-doctor bs=1M count=2 status=none; timeout 60 zpool sync $POOL ) &
+wait_until 40 iscsi_vdev_is FAULTED
+note "cut again: session $(session_state), vdev $(vdev_state $POOL "$V_ISCSI") after $(secs "$T_CUT2" "$(now_ms)") s"
+"${DOC[@]}" > "$LOGS/doctor-cut.txt" 2>&1; rc_text=$?
+sed 's/^/    /' "$LOGS/doctor-cut.txt"
+doctor_json > "$LOGS/doctor-cut.json"; rc=$?
+check "g1 doctor during the cut exits 2 (failures; text rc=$rc_text, json rc=$rc)" [ $rc = 2 ]
+CJ=$LOGS/doctor-cut.json
+check "g2 its portal_tcp finding fails: $(finding "$CJ" portal_tcp why)" [ "$(finding "$CJ" portal_tcp grade)" = fail ]
+check "g3 it names the storage link's interface, lo: $(finding "$CJ" interface why)" grep -qw lo "$CJ"
+reconnect_then_c() { finding "$CJ" reconnect why | grep -q 'then C'; }
+check "g4 its reconnect finding: the root cause first, then option C: $(finding "$CJ" reconnect why)" reconnect_then_c
+# The session gone while the link is down (as after iscsid gave up, or a stop): only a new
+# login brings the leg back, and nobody but doctor will make it.
+SID2=$(basename "$(session_of $IQN)"); SID2=${SID2#session}
+run timeout 30 iscsiadm -m session -r "$SID2" --logout
+link_restore
+sleep 2
+doctor_json --fix > "$LOGS/doctor-fix.json"; rc=$?
+"${DOC[@]}" --fix > "$LOGS/doctor-fix2.txt" 2>&1 || true   # a second run: a vdev held back by the first
+sed 's/^/    /' "$LOGS/doctor-fix2.txt"
+actions=$(python3 -c "import json; v=json.load(open('$LOGS/doctor-fix.json')); print('; '.join(a['command']+' -> '+a['outcome'] for a in v['actions']))")
+note "doctor --fix (rc=$rc): $actions"
+check "g5 doctor --fix logged in to $IQN by its node record (option C)" \
+    sh -c "grep -q 'iscsiadm -m node -T $IQN -p $PORTAL --login' '$LOGS/doctor-fix.json' '$LOGS/doctor-fix2.txt'"
+check "g6 the session is LOGGED_IN again ($(session_state))" [ "$(session_state)" = LOGGED_IN ]
+check "g7 doctor --fix ran zpool online $POOL on the iSCSI vdev" \
+    sh -c "grep -q 'zpool online $POOL' '$LOGS/doctor-fix.json' '$LOGS/doctor-fix2.txt'"
+wait_until 60 iscsi_vdev_is ONLINE
+run timeout 120 zpool wait -t resilver $POOL
+timeout 10 zpool status $POOL | sed 's/^/    /'
+"${DOC[@]}" > "$LOGS/doctor-after.txt" 2>&1; rc=$?
+sed 's/^/    /' "$LOGS/doctor-after.txt"
+check "g8 after the resilver doctor reports all ok (rc=$rc)" [ $rc = 0 ]
+run timeout 60 crm_resource --resource mirror --meta --delete-parameter maintenance
+run timeout 120 pcs resource cleanup mirror
+if wait_until 60 no_failures_and_started; then
+    pass "g9 out of maintenance: the resource Started, no failed action"
+else
+    fail "g9 out of maintenance: failed actions or not Started within 60 s"
 fi
 
 # =========================================================================================

@@ -341,7 +341,11 @@ drill4() {
     tl d4 "writer: longest stall at the cut (s)" "$(wval d4cut longest_stall_s)" "<= I+P+R = 9" ""
     tl d4 "writer: first record acknowledged on storage-a's half only" "$(rel "$K" "$t_lo")" "I+P+R = 9 (from last rx)" ""
     tl d4 "  ... then the ZED statechange zedlet, later by" "$(rel "$t_lo" "$t_zed")" "" ""
-    tl d4 "iscsi-mirror-outdated=1 on storage-b (seen)" "$(rel "$K" "$t_out")" "" ""
+    tl d4 "iscsi-mirror-outdated=1 on storage-b (seen by the drill)" "$(rel "$K" "$t_out")" "" ""
+    # the mark as storage-a's evmon saw it in the CIB (1 s poll): the stale-half window's end
+    local t_mark; t_mark=$(t_ev storage-a outdated_storage-b 1 "$K")
+    tl d4 "iscsi-mirror-outdated=1 in the CIB (storage-a's 1 s poll)" "$(rel "$K" "$t_mark")" "" ""
+    tl d4 "  stale-half window: first local-only record -> the mark in the CIB" "$(rel "$t_lo" "$t_mark")" "" ""
     tl d4 "storage-a SIGKILLed" "$(rel "$K" "$K2")" "" ""
     tl d4 "storage-b: fence of storage-a confirmed" "$(rel "$K" "$t_fence")" "" ""
     tl d4 "override run on storage-b" "$(rel "$K" "$t_ov")" "" ""

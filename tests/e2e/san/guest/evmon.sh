@@ -8,6 +8,7 @@
 #   pool        imported / exported (/proc/spl/kstat/zfs/san-pool)
 #   pool_state  zpool status "state:";  vdev_remote / vdev_local  the leaf vdev states
 #   scan        resilvering / none;  vip  present / absent;  writer  running / stopped
+#   outdated_PEER   the peer's permanent iscsi-mirror-outdated mark in the CIB (1 / none)
 # Bounded: every command it runs has a timeout; it ends with the VM (or /e2e/cmd/STOP).
 . /e2e/guest/san-lib.sh
 . /run/nics.env
@@ -55,6 +56,8 @@ while [ ! -e /e2e/cmd/STOP ]; do
         w=stopped
         if read -r p < /run/san-writer.pid 2>/dev/null && [ -n "$p" ] && [ -d /proc/$p ]; then w=running; fi
         emit writer "$w"
+        o=$(node_attr "$PEER" iscsi-mirror-outdated forever) || o=
+        emit "outdated_$PEER" "${o:-none}"
     fi
     i=$((i + 1))
     read -r -t 0.25 -u 7 _
