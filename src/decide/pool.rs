@@ -660,22 +660,24 @@ mod tests {
         // Found in the VM: the monitor onlined the vdev, it resilvered; 57 s later the link
         // failed again and doctor --fix, with the session back, held the vdev back for
         // "onlined less than a minute ago".
-        let legs = [leg(true)];
-        let just = PoolMemory {
-            last_online: Some((REMOTE.into(), 90_000)),
-            ..waiting_since(0)
-        };
-        let seen = run(&pool("healthy-again", &legs), &legs, &just, 0, 100_000);
-        assert_eq!(seen.memory.last_online, None);
-        let again = PoolMemory {
-            waiting_since_ms: waiting_since(0).waiting_since_ms,
-            ..seen.memory
-        };
-        let p = run(&pool("faulted", &legs), &legs, &again, 0, 140_000);
-        assert!(p.online.is_some(), "{:?}", p.verdict);
-        // Not seen ONLINE since: the cooldown holds.
-        let still = run(&pool("faulted", &legs), &legs, &just, 0, 100_000);
-        assert_eq!(still.memory.last_online, just.last_online);
+        for set in SETS {
+            let legs = [leg(true)];
+            let just = PoolMemory {
+                last_online: Some((REMOTE.into(), 90_000)),
+                ..waiting_since(0)
+            };
+            let seen = run(&pool(set, "healthy-again", &legs), &legs, &just, 0, 100_000);
+            assert_eq!(seen.memory.last_online, None, "{set}");
+            let again = PoolMemory {
+                waiting_since_ms: waiting_since(0).waiting_since_ms,
+                ..seen.memory
+            };
+            let p = run(&pool(set, "faulted", &legs), &legs, &again, 0, 140_000);
+            assert!(p.online.is_some(), "{set}: {:?}", p.verdict);
+            // Not seen ONLINE since: the cooldown holds.
+            let still = run(&pool(set, "faulted", &legs), &legs, &just, 0, 100_000);
+            assert_eq!(still.memory.last_online, just.last_online, "{set}");
+        }
     }
 
     #[test]
