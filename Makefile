@@ -142,3 +142,11 @@ e2e: build
 .PHONY: e2e-san
 e2e-san: build
 	bash tests/e2e/san/run.sh
+
+# Real ZFS 2.1 outputs (Debian 12's own ZFS 2.1.11, text only) recorded in one qemu VM in
+# the states of the 2.3 recordings, into tests/fixtures/zfs/vm-recorded-2.1/ (E2E_RECORD=0:
+# only into tests/e2e/zfs21/out/). Not part of `make check`; its image (E2E_ZFS=2.1) is
+# cached apart from the 2.3 one. See tests/e2e/README.md, "ZFS 2.1 recordings".
+.PHONY: record-zfs21
+record-zfs21:
+	bash tests/e2e/zfs21/run.sh

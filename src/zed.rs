@@ -289,6 +289,31 @@ mod tests {
         assert_eq!(serving_node(&st, label).as_deref(), Some("storage-b"));
     }
 
+    /// The state change ZFS itself logged when the storage link was cut, on both recorded
+    /// versions (`zpool events -v`, state "faulted"): 2.3.2 went FAULTED, 2.1.11 UNAVAIL.
+    /// Each is a state in which the hook marks the peer's half.
+    #[test]
+    fn the_recorded_fault_of_each_zfs_version_is_one_the_hook_marks() {
+        use crate::zfs::tests::{recorded_in, SETS, ZFS_2_1};
+        let remote = "/dev/disk/by-path/ip-192.168.10.2:3260-iscsi-iqn.2025-01.lab.e2e:storage-b-lun-0-part1";
+        for set in SETS {
+            let (events, rc) = recorded_in(set, "faulted.zpool-events-v.txt");
+            assert_eq!(rc, 0, "{set}");
+            let states: Vec<String> = events
+                .split("\n\n")
+                .filter(|e| e.contains("class = \"resource.fs.zfs.statechange\""))
+                .filter(|e| e.contains(&format!("vdev_path = \"{remote}\"")))
+                .filter_map(|e| {
+                    let l = e.lines().find(|l| l.trim_start().starts_with("vdev_state = "))?;
+                    Some(l.split('"').nth(1)?.to_string())
+                })
+                .collect();
+            let want = if set == ZFS_2_1 { "UNAVAIL" } else { "FAULTED" };
+            assert_eq!(states, vec![want.to_string()], "{set}");
+            assert!(misses_writes(want), "{set}");
+        }
+    }
+
     #[test]
     fn the_counter_counts() {
         let d = tempfile::tempdir().unwrap();

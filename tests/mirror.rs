@@ -89,7 +89,8 @@ impl San {
     }
 
     /// The storage link drops long enough for ZFS to fault the remote leaf, then returns:
-    /// the kernel recovers the same session, the leaf stays FAULTED (as recorded).
+    /// the kernel recovers the same session, the leaf stays out (as recorded: FAULTED on
+    /// ZFS 2.3, UNAVAIL on 2.1).
     fn leg_lost_and_back(&mut self) {
         let sid = self.sim.sessions()[0].sid;
         self.portal.cut();
@@ -183,7 +184,45 @@ fn start_publishes_the_hostid_and_the_deep_monitor_judges_the_pool_side_of_the_w
 
 #[test]
 fn a_returned_leg_is_brought_back_resilvered_and_the_mark_cleared_with_nobody_typing() {
+    returned_leg_cycle("2.3", "FAULTED");
+}
+
+/// The same on ZFS 2.1 (no `zpool status -j`; the stand-in's 2.1 personality is checked
+/// against the outputs recorded on the real 2.1.11, its refusal of -j included): the agent
+/// asks for the JSON once, learns from the refusal, and reads the text from then on; the
+/// cut leaves the remote leaf UNAVAIL there (tests/fixtures/zfs/vm-recorded-2.1/faulted),
+/// not FAULTED, and it is brought back all the same.
+#[test]
+fn on_zfs_2_1_the_same_cycle_runs_on_the_text_after_one_refused_json() {
+    let s = returned_leg_cycle("2.1", "UNAVAIL");
+    let status: Vec<Vec<String>> = s
+        .sim
+        .zpool_invocations()
+        .into_iter()
+        .filter(|i| i.argv.get(1).map(String::as_str) == Some("status"))
+        .map(|i| i.argv[1..].to_vec())
+        .collect();
+    let json: Vec<&Vec<String>> = status.iter().filter(|a| a.iter().any(|w| w == "-j")).collect();
+    assert_eq!(json.len(), 1, "{status:?}");
+    assert_eq!(
+        status[0],
+        [
+            "status",
+            "-P",
+            "-j",
+            "--json-int",
+            "--json-flat-vdevs",
+            "san-pool"
+        ]
+    );
+    assert_eq!(status[1], ["status", "-P", "san-pool"]);
+    assert!(status.len() > 3, "{status:?}");
+}
+
+/// `out`: the state the cut leaves the remote leaf in on `zfs_version`.
+fn returned_leg_cycle(zfs_version: &str, out: &str) -> San {
     let mut s = san(1_000);
+    s.sim.set_zfs_version(zfs_version).unwrap();
     s.monitor().expect(0);
     let deletes = |s: &San| {
         s.pcmk
@@ -206,7 +245,7 @@ fn a_returned_leg_is_brought_back_resilvered_and_the_mark_cleared_with_nobody_ty
     // The session is back; the vdev waits two monitor intervals (2 s) before zpool online.
     s.monitor()
         .expect(190)
-        .reason_mentions(&["FAULTED", "waiting for the session to be stable"]);
+        .reason_mentions(&[out, "waiting for the session to be stable"]);
     assert_eq!(s.zpool_calls("online"), 0);
     std::thread::sleep(Duration::from_millis(2_100));
     let run = s.monitor();
@@ -238,6 +277,7 @@ fn a_returned_leg_is_brought_back_resilvered_and_the_mark_cleared_with_nobody_ty
         Some("-n #health-iscsi-mirror -N storage-a -U green")
     );
     s.agent.stop().expect(0);
+    s
 }
 
 #[test]

@@ -398,13 +398,20 @@ fn cib_xml() {
 fn zpool_status() {
     let text = std::fs::read_to_string(fixtures().join("iscsi/recorded/zfs-mirror-fault.txt")).unwrap();
     let mut seeds: Vec<String> = text.split("\n--- ").map(str::to_string).collect();
-    for e in std::fs::read_dir(fixtures().join("zfs/vm-recorded")).unwrap() {
-        let p = e.unwrap().path();
-        if p.file_name()
+    // ZFS 2.3.2's and 2.1.11's recordings
+    for set in ["zfs/vm-recorded", "zfs/vm-recorded-2.1"] {
+        let mut files: Vec<_> = std::fs::read_dir(fixtures().join(set))
             .unwrap()
-            .to_string_lossy()
-            .ends_with("zpool-status-P.txt")
-        {
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .ends_with("zpool-status-P.txt")
+            })
+            .collect();
+        files.sort();
+        for p in files {
             seeds.push(std::fs::read_to_string(&p).unwrap());
         }
     }

@@ -158,6 +158,42 @@ mod tests {
         assert!(parse_text("garbage").is_none());
     }
 
+    /// ZFS 2.1.11's real answer to the agent's `zpool status -P -j --json-int
+    /// --json-flat-vdevs POOL` (recorded by tests/e2e/zfs21, its stderr also alone): the
+    /// agent learns that this zpool has no JSON and reads the text from then on. A pool
+    /// that is not there, as 2.3 answers -j for it, is not that.
+    #[test]
+    fn zfs_2_1s_refusal_of_json_is_learnt_from() {
+        use crate::zfs::tests::{recorded_in, ZFS_2_1, ZFS_2_3};
+        let (stderr, rc) = recorded_in(ZFS_2_1, "healthy.zpool-status-P-j-json-int-flat.stderr.txt");
+        let (merged, merged_rc) = recorded_in(ZFS_2_1, "healthy.zpool-status-P-j-json-int-flat.txt");
+        assert_eq!(
+            (merged_rc, merged.as_str()),
+            (rc, stderr.as_str()),
+            "all of it on stderr"
+        );
+        let refused = Output {
+            code: Some(rc),
+            signal: None,
+            stdout: String::new(),
+            stderr,
+        };
+        assert!(no_json(&refused) && !not_imported(&refused), "{refused:?}");
+        for state in ["not-imported", "exported"] {
+            let (stderr, rc) = recorded_in(ZFS_2_3, &format!("{state}.zpool-status-P-j-json-int-flat.txt"));
+            let missing = Output {
+                code: Some(rc),
+                signal: None,
+                stdout: String::new(),
+                stderr,
+            };
+            assert!(
+                !no_json(&missing) && not_imported(&missing),
+                "{state}: {missing:?}"
+            );
+        }
+    }
+
     #[test]
     fn zpool_get_as_recorded() {
         let t = std::fs::read_to_string(concat!(

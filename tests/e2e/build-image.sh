@@ -13,9 +13,14 @@
 # Contents: Debian 12 (bookworm) minbase + Debian's kernel (linux-image-amd64), open-iscsi,
 # targetcli-fb (LIO), dbus, udev, nftables, Pacemaker, Corosync, pcs, resource-agents
 # (ocf-tester), crmsh, xmllint, sbd + fence-agents (fence_sbd), ping; zfs-dkms +
-# zfsutils-linux + zfs-zed from bookworm-backports contrib, the module compiled in the chroot
-# for the image's kernel. PID 1 is /opt/e2e/init.sh. One image serves both the one-node
-# `make e2e` and the two-node `make e2e-san` (tests/e2e/san/).
+# zfsutils-linux + zfs-zed from bookworm-backports contrib (ZFS 2.3), the module compiled in
+# the chroot for the image's kernel. PID 1 is /opt/e2e/init.sh. One image serves both the
+# one-node `make e2e` and the two-node `make e2e-san` (tests/e2e/san/).
+#
+# E2E_ZFS=2.1: the same image with bookworm's own ZFS (2.1.11, bookworm contrib) instead,
+# for the 2.1 recordings (tests/e2e/zfs21, `make record-zfs21`). Its images live apart,
+# under $E2E_CACHE/zfs-2.1/, each variant keeping its newest other image there: building
+# one never evicts the other's. The .deb cache and the build lock are shared.
 # Network: Debian's mirrors only. Needs root (debootstrap, chroot).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -35,11 +40,21 @@ PKGS_MAIN=(open-iscsi targetcli-fb nftables pacemaker pacemaker-cli-utils corosy
            resource-agents crmsh libxml2-utils psmisc lsscsi sg3-utils
            sbd fence-agents iputils-ping)
 # apt in the chroot, bookworm-backports contrib: ZFS 2.3 (dkms builds zfs.ko in the chroot)
-# and its event daemon (zed: run by hand in the guests, no systemd there)
+# and its event daemon (zed: run by hand in the guests, no systemd there); bookworm contrib
+# with E2E_ZFS=2.1
 PKGS_ZFS=(dkms zfs-dkms zfsutils-linux zfs-zed)
+E2E_ZFS=${E2E_ZFS:-2.3}
+case $E2E_ZFS in
+    2.3) ZFS_SUITE=bookworm-backports IMAGES=$E2E_CACHE ;;
+    2.1) ZFS_SUITE=bookworm IMAGES=$E2E_CACHE/zfs-2.1 ;;
+    *) echo "build-image: E2E_ZFS=$E2E_ZFS: 2.3 (default) or 2.1" >&2; exit 2 ;;
+esac
 
-key() { cat "$HERE/build-image.sh" "$HERE/guest/init.sh" | sha256sum | cut -c1-16; }
-IMG=$E2E_CACHE/image-$(key)
+key() {
+    { cat "$HERE/build-image.sh" "$HERE/guest/init.sh"; [ "$E2E_ZFS" = 2.3 ] || echo "zfs $E2E_ZFS"; } |
+        sha256sum | cut -c1-16
+}
+IMG=$IMAGES/image-$(key)
 if [[ ${1:-} == --dir ]]; then echo "$IMG"; exit 0; fi
 
 log() { printf '[build-image %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
@@ -47,7 +62,7 @@ t0=$EPOCHREALTIME
 elapsed() { awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN{printf "%.0f", b-a}'; }
 
 [ "$(id -u)" = 0 ] || { echo "build-image: needs root" >&2; exit 1; }
-mkdir -p "$E2E_CACHE"
+mkdir -p "$E2E_CACHE" "$IMAGES"
 exec 9> "$E2E_CACHE/build.lock"
 flock -w 3600 9 || { echo "build-image: another build holds $E2E_CACHE/build.lock" >&2; exit 1; }
 
@@ -59,7 +74,7 @@ fi
 
 bash "$HERE/install-host-deps.sh" >&2
 
-WORK=$E2E_CACHE/build-$(key)
+WORK=$IMAGES/build-$(key)
 ROOT=$WORK/rootfs
 BLOG=$WORK/build.log
 DEBS=$E2E_CACHE/debs          # .deb cache shared by all builds: a rebuild downloads little
@@ -109,10 +124,10 @@ in_chroot apt-get install -y -q --no-install-recommends -t bookworm "${PKGS_MAIN
 log "packages done at $(elapsed) s"
 
 KVER=$(ls "$ROOT/lib/modules" | sort -V | tail -1)
-log "apt (bookworm-backports): linux-headers-$KVER ${PKGS_ZFS[*]} (dkms builds zfs.ko in the chroot)"
+log "apt ($ZFS_SUITE): linux-headers-$KVER ${PKGS_ZFS[*]} (dkms builds zfs.ko in the chroot)"
 # zfs-dkms' postinst builds for every kernel with headers; the chroot's `uname -r` is the
 # host's kernel, so build for the image's kernel explicitly if the postinst did not.
-in_chroot apt-get install -y -q --no-install-recommends -t bookworm-backports \
+in_chroot apt-get install -y -q --no-install-recommends -t "$ZFS_SUITE" \
     "linux-headers-$KVER" "${PKGS_ZFS[@]}" >> "$BLOG" 2>&1 || log "apt-get install zfs returned non-zero (checking the module)"
 if ! ls "$ROOT/lib/modules/$KVER/updates/dkms/zfs.ko"* > /dev/null 2>&1; then
     in_chroot dkms autoinstall -k "$KVER" >> "$BLOG" 2>&1 || true
@@ -144,7 +159,7 @@ log "mkfs.ext4 -d rootfs -> rootfs.img ($IMG_SIZE, sparse)"
 mkfs.ext4 -q -F -L e2eroot -d "$ROOT" "$IMG.tmp/rootfs.img" "$IMG_SIZE" >> "$BLOG" 2>&1 || fail mkfs.ext4
 {
     echo "kernel $KVER"
-    echo "recipe $(key)"
+    echo "recipe $(key)$([ "$E2E_ZFS" = 2.3 ] || echo " (E2E_ZFS=$E2E_ZFS)")"
     echo "built $(date -u +%FT%TZ) in $(elapsed) s"
     cat "$WORK/manifest.txt"
 } > "$IMG.tmp/manifest.txt"
@@ -152,10 +167,10 @@ cp "$BLOG" "$IMG.tmp/build.log"
 touch "$IMG.tmp/.complete"
 rm -rf "$IMG"; mv "$IMG.tmp" "$IMG"
 rm_root; rm -rf "$WORK"
-# older recipes' images: keep the newest other one (a branch and main with different
-# recipes then do not rebuild each other's image on every run), remove the rest (the .deb
-# cache stays)
-{ ls -1dt "$E2E_CACHE"/image-* 2>/dev/null | grep -vxF "$IMG" | tail -n +2 || true; } | while read -r d; do
+# older recipes' images of this variant: keep the newest other one (a branch and main with
+# different recipes then do not rebuild each other's image on every run), remove the rest
+# (the .deb cache stays; the other ZFS variant's images are in another directory)
+{ ls -1dt "$IMAGES"/image-* 2>/dev/null | grep -vxF "$IMG" | tail -n +2 || true; } | while read -r d; do
     rm -rf "$d"
 done
 log "image ready in $(elapsed) s: $IMG ($(du -sh "$IMG" | cut -f1) on disk)"

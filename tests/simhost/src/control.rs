@@ -33,8 +33,9 @@ the ZFS side (bin/zpool):
                                        (partition 1 of the session's LUN, by its by-path
                                        name), path:/P (taken as is)
   pool-remove POOL
-  pool-fault POOL LEAF                 FAULTED, too many errors, 3 read / 71 write errors
-                                       (as recorded; mirror and pool stay ONLINE)
+  pool-fault POOL LEAF                 the storage link cut, as the ZFS version showed it:
+                                       2.3 FAULTED too many errors, 2.1 UNAVAIL (pool
+                                       DEGRADED); 3 read / 71 write errors
   pool-leaf POOL LEAF state STATE      ONLINE DEGRADED FAULTED OFFLINE REMOVED UNAVAIL
   pool-leaf POOL LEAF errors R W C     the error counters
   pool-leaf POOL LEAF missed BYTES     what a resilver will copy to it

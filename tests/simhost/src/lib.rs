@@ -484,21 +484,36 @@ impl SimHost {
         })
     }
 
-    /// The recorded fault: the leaf FAULTED "too many errors" (aux ERR_EXCEEDED) with the
-    /// recorded 3 read and 71 write errors, its mirror and the pool still ONLINE (as ZFS
-    /// 2.3.2 showed it, status "One or more devices are faulted..."); it has missed what
-    /// the pool holds (`missed` = the pool's allocated bytes), so `zpool online` resilvers.
+    /// The recorded fault of a leaf whose storage link was cut, as the simulated ZFS
+    /// version showed it (tests/fixtures/zfs/vm-recorded{,-2.1}, state "faulted"): on
+    /// 2.3.2 ZED's diagnosis FAULTs the leaf "too many errors" (aux ERR_EXCEEDED) with its
+    /// mirror and the pool still ONLINE (status "One or more devices are faulted..."); on
+    /// 2.1.11 the kernel's reopen after the failed probe leaves it UNAVAIL with no note
+    /// (CANT_OPEN, aux NONE), its mirror and the pool DEGRADED (status "...the label is
+    /// missing or invalid", ZFS-8000-4J). Either way with 3 read and 71 write errors, and
+    /// it has missed what the pool holds (`missed` = the pool's allocated bytes), so
+    /// `zpool online` resilvers.
     pub fn fault_leaf(&self, pool: &str, leaf: &str) -> Result<()> {
-        self.update_pool(pool, |p, _| {
+        self.update_zfs(|z| {
+            let v21 = z.v21();
+            let p = z.pool_mut(pool).ok_or_else(|| anyhow!("no pool {pool}"))?;
             let alloc = p.root.stats.alloc;
             let v = p
                 .find_mut(leaf)
                 .ok_or_else(|| anyhow!("no vdev {leaf} in {pool}"))?;
-            v.state = "FAULTED".into();
-            v.aux = "ERR_EXCEEDED".into();
+            if v21 {
+                v.state = "CANT_OPEN".into();
+                v.aux = "NONE".into();
+            } else {
+                v.state = "FAULTED".into();
+                v.aux = "ERR_EXCEEDED".into();
+            }
             v.stats.read_errors = 3;
             v.stats.write_errors = 71;
             v.missed = v.missed.max(alloc);
+            if v21 {
+                p.root.propagate();
+            }
             p.txg += 1;
             Ok(())
         })

@@ -4,21 +4,32 @@
 #   STATE.NAME.txt   the output of one command (stdout and stderr merged, as 2>&1 gives
 #                    them) followed by "[rc=N]", the format of tests/fixtures/iscsi/
 #   INDEX            "file <TAB> seconds it took <TAB> node <TAB> command"
-# run.sh copies them to tests/fixtures/zfs/vm-recorded/ when E2E_RECORD=1.
+# run.sh copies them to tests/fixtures/zfs/vm-recorded/ when E2E_RECORD=1. The ZFS 2.1
+# recorder (tests/e2e/zfs21) sources it too, with ZREC_JSON=0: 2.1 has no `zpool status -j`,
+# so zrec leaves the JSON forms out and zrec_json_rejected records 2.1's refusal once.
 ZREC=/e2e/out/zfs-recorded
 mkdir -p "$ZREC"
 
 # zcmd STATE NAME CMD...: one recording
 zcmd() {
-    local state=$1 name=$2 t rc f; shift 2
+    local state=$1 name=$2 t rc f shown; shift 2
     f="$ZREC/$state.$name.txt"
     t=$(now_ms)
-    timeout 30 "$@" > "$f" 2>&1
+    if [ "${ZCMD_STDERR_ONLY:-0}" = 1 ]; then
+        timeout 30 "$@" 2> "$f" > /dev/null
+    else
+        timeout 30 "$@" > "$f" 2>&1
+    fi
     rc=$?
+    shown="$*"
+    [ "${ZCMD_STDERR_ONLY:-0}" = 1 ] && shown="$* 2>&1 >/dev/null"
     echo "[rc=$rc]" >> "$f"
-    printf '%s\t%s\t%s\t%s\n' "${f##*/}" "$(secs "$t" "$(now_ms)")" "$NODE" "$*" >> "$ZREC/INDEX"
+    printf '%s\t%s\t%s\t%s\n' "${f##*/}" "$(secs "$t" "$(now_ms)")" "$NODE" "$shown" >> "$ZREC/INDEX"
     return 0
 }
+# zcmd_stderr STATE NAME CMD...: CMD's stderr alone (its stdout thrown away), for an output
+# whose stream matters; INDEX shows the redirection
+zcmd_stderr() { ZCMD_STDERR_ONLY=1 zcmd "$@"; }
 # zdump STATE NAME: stdin (a dump made here, not one command) as a recording
 zdump() {
     cat > "$ZREC/$1.$2.txt"
@@ -45,8 +56,10 @@ scsi_counters() {
 zrec() {
     local st=$1
     zcmd "$st" zpool-status-P zpool status -P $POOL
-    zcmd "$st" zpool-status-P-j zpool status -P -j $POOL
-    zcmd "$st" zpool-status-P-j-json-int-flat zpool status -P -j --json-int --json-flat-vdevs $POOL
+    if [ "${ZREC_JSON:-1}" = 1 ]; then
+        zcmd "$st" zpool-status-P-j zpool status -P -j $POOL
+        zcmd "$st" zpool-status-P-j-json-int-flat zpool status -P -j --json-int --json-flat-vdevs $POOL
+    fi
     zcmd "$st" zpool-status-p zpool status -p $POOL
     zcmd "$st" zpool-status-x zpool status -x $POOL
     zcmd "$st" zpool-list-H zpool list -H -o name,health
@@ -66,6 +79,16 @@ zrec_host() {
     done
     zcmd "$st" spl_hostid cat /sys/module/spl/parameters/spl_hostid
     zcmd "$st" zfs-version zfs version
+}
+
+# zrec_json_rejected STATE: the JSON forms a ZFS without -j refuses (the agent asks for the
+# second and falls back to the text on this answer): merged as zrec has them, and the
+# agent's form's stderr alone
+zrec_json_rejected() {
+    local st=$1
+    zcmd "$st" zpool-status-P-j zpool status -P -j $POOL
+    zcmd "$st" zpool-status-P-j-json-int-flat zpool status -P -j --json-int --json-flat-vdevs $POOL
+    zcmd_stderr "$st" zpool-status-P-j-json-int-flat.stderr zpool status -P -j --json-int --json-flat-vdevs $POOL
 }
 
 # zevents_since STATE: `zpool events -v` as it is now (the kernel's event log)
