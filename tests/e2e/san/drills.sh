@@ -69,6 +69,7 @@ back_whole() {
     else
         fail "$d ${VM_NAME[$r]} did not rejoin with its clone instance and session within 240 s"
     fi
+    fencer_ready "$d" "$r"
     # two monitor intervals (10 s) of a stable session, then the online, then the resilver
     if wait_for 120 gx "$s" 30 '[ "$(remote_vdev_state)" = ONLINE ] && ! resilvering'; then
         BW_ONLINE=$(t_ev "${VM_NAME[$s]}" vdev_remote ONLINE "$since")

@@ -228,6 +228,22 @@ CRM
         gx a 30 '[ "$(remote_vdev_state)" = ONLINE ] && [ "$(local_vdev_state)" = ONLINE ]'
     check "s5 the writer writes: records on the pool, acknowledged on the host" \
         wait_for 30 sh -c "[ \$(wc -l < $OUT/share-a/out/writer-acks.log 2>/dev/null || echo 0) -ge 10 ]"
+    fencer_ready s6 a; fencer_ready s6 b
+}
+
+# fencer_ready ID NODE(a|b): the node's fencer has the fence device from the CIB. Seen in a
+# loaded boot: pacemaker-fenced gave up connecting to a slow CIB manager ("setup_cib: Could
+# not connect to the CIB manager"), went on without the CIB, and so without any device: the
+# node could fence nobody ("No fence device"). Pacemakerd restarts a fencer that exits, and
+# the new one reads the CIB: the lab does that (noted), then checks.
+fencer_ready() {
+    local id=$1 n=$2 has='stonith_admin --list-registered 2>/dev/null | grep -qw fence-sbd'
+    if ! wait_for 30 gx "$n" 30 "$has"; then
+        note "${VM_NAME[$n]}'s fencer has no fence device: $(gx "$n" 30 "grep -h 'pacemaker-fenced.*setup_cib' /var/log/pacemaker/pacemaker.log | tail -1"); restarting it (pacemakerd respawns it)"
+        gx "$n" 30 'pkill -TERM -x pacemaker-fenced' > /dev/null
+        wait_for 90 gx "$n" 30 "$has"
+    fi
+    check "$id ${VM_NAME[$n]}'s fencer has the fence device (stonith_admin --list-registered: fence-sbd)" gx "$n" 30 "$has"
 }
 
 # ---- the suspended pool (last: destructive) ------------------------------------------------------
