@@ -428,7 +428,7 @@ pub fn for_snapshot(snap: &crate::observe::Snapshot, auto_online: bool, stable_m
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     //! Every decision over the real `zpool status` outputs of both ZFS versions, recorded in
     //! VMs by a script: 2.3.2 in the two-VM SAN (tests/fixtures/zfs/vm-recorded) and 2.1.11,
     //! text only, in one VM playing storage-a (tests/fixtures/zfs/vm-recorded-2.1). Both:
@@ -445,6 +445,16 @@ mod tests {
         "/dev/disk/by-path/ip-192.168.10.2:3260-iscsi-iqn.2025-01.lab.e2e:storage-b-lun-0-part1";
 
     fn leg(up: bool) -> LegFacts {
+        recorded_leg(up, vec![], None)
+    }
+
+    /// storage-a's leg to storage-b as in the recorded SAN, its session 1 up or not, with
+    /// `disks` on it (the shared fixture of the pool and recovery decisions).
+    pub(crate) fn recorded_leg(
+        up: bool,
+        disks: Vec<crate::iscsi::sysfs::Disk>,
+        reachable: Option<bool>,
+    ) -> LegFacts {
         let path = Path {
             target: Iqn::parse("iqn.2025-01.lab.e2e:storage-b").unwrap(),
             portal: Portal::parse("192.168.10.2:3260").unwrap(),
@@ -462,10 +472,10 @@ mod tests {
                     state: SessionState::LoggedIn,
                     recovery_tmo: Some(5),
                     connections: vec![],
-                    disks: vec![],
+                    disks,
                 }),
                 path,
-                reachable: None,
+                reachable,
             }],
         }
     }

@@ -6,13 +6,12 @@
 use super::root_cause::login_finding;
 use super::*;
 use crate::cluster::crm_mon::{ClusterView, Node};
-use crate::config::{Leg, Membership};
+use crate::config::Membership;
 use crate::decide::assess;
 use crate::iscsi::probe::Outcome;
-use crate::iscsi::sysfs::{Disk, Session, Sysfs};
-use crate::observe::LegFacts;
+use crate::iscsi::sysfs::{Disk, Sysfs};
 use crate::state::{InstanceState, Loaded, PoolMemory};
-use crate::target::{Iqn, Path, Portal};
+use crate::target::Portal;
 use crate::zfs::zpool::parse_text;
 use crate::zfs::PoolFacts;
 
@@ -20,34 +19,16 @@ const REMOTE: &str = "/dev/disk/by-path/ip-192.168.10.2:3260-iscsi-iqn.2025-01.l
 
 /// storage-a's snapshot with its leg up (session 1) or down, and the recorded pool.
 fn snap(pool_state: &str, up: bool, now_ms: u64) -> Snapshot {
-    let path = Path {
-        target: Iqn::parse("iqn.2025-01.lab.e2e:storage-b").unwrap(),
-        portal: Portal::parse("192.168.10.2:3260").unwrap(),
-    };
-    let legs = vec![LegFacts {
-        leg: Leg {
-            node: Some("storage-b".into()),
-            target: path.target.clone(),
-            portals: vec![path.portal.clone()],
-        },
-        paths: vec![PathFacts {
-            session: up.then(|| Session {
-                sid: 1,
-                target: path.target.to_string(),
-                state: SessionState::LoggedIn,
-                recovery_tmo: Some(5),
-                connections: vec![],
-                disks: vec![Disk {
-                    hctl: "2:0:0:0".into(),
-                    lun: 0,
-                    block: Some("sdb".into()),
-                    state: "running".into(),
-                }],
-            }),
-            path,
-            reachable: Some(up),
+    let legs = vec![crate::decide::pool::tests::recorded_leg(
+        up,
+        vec![Disk {
+            hctl: "2:0:0:0".into(),
+            lun: 0,
+            block: Some("sdb".into()),
+            state: "running".into(),
         }],
-    }];
+        Some(up),
+    )];
     let file = format!(
         "{}/tests/fixtures/zfs/vm-recorded/{pool_state}.zpool-status-P.txt",
         env!("CARGO_MANIFEST_DIR")
