@@ -1,5 +1,22 @@
-# host-lib.sh - what both VM runners (run.sh: one node; san/run.sh: two nodes) do on the
-# host the same way. Sourced; needs TOP (the repository), OUT (a log directory) and say().
+# host-lib.sh - what the VM runners (run.sh: one node; san/run.sh: two nodes; zfs21/run.sh)
+# do on the host the same way. Sourced; needs TOP (the repository), OUT (a log directory)
+# and say(); kill_qemu needs PIDF (the run's qemu pid file).
+
+# el T0: the seconds since T0 (an $EPOCHREALTIME), one decimal
+el() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN{printf "%.1f", b-a}'; }
+
+# qemu of ours still running (from the pid file)? kill it by PID, nothing else
+kill_qemu() {
+    local pid
+    [ -f "$PIDF" ] || return 0
+    pid=$(cat "$PIDF" 2>/dev/null || true)
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && grep -qa qemu-system "/proc/$pid/cmdline" 2>/dev/null; then
+        kill -TERM "$pid" 2>/dev/null || true
+        for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
+    fi
+    rm -f "$PIDF"
+}
 
 # e2e_host_setup: the host tools (install-host-deps.sh), the agent binary
 # (target/release/iscsi-mirror, built if missing or with E2E_BUILD=1) and its .deb (make deb).

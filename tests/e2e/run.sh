@@ -24,30 +24,17 @@ MEM=2048
 SMP=2
 PIDF=$OUT/qemu.pid
 T0=$EPOCHREALTIME
-el() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN{printf "%.1f", b-a}'; }
 say() { printf '[e2e %(%H:%M:%S)T] %s\n' -1 "$*"; }
 
 [ "$(id -u)" = 0 ] || { echo "e2e: needs root (debootstrap, chroot)" >&2; exit 1; }
 mkdir -p "$OUT"
 
-# qemu of ours still running (from the pid file)? kill it by PID, nothing else
-kill_qemu() {
-    local pid
-    [ -f "$PIDF" ] || return 0
-    pid=$(cat "$PIDF" 2>/dev/null || true)
-    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && grep -qa qemu-system "/proc/$pid/cmdline" 2>/dev/null; then
-        kill -TERM "$pid" 2>/dev/null || true
-        for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
-    fi
-    rm -f "$PIDF"
-}
+. "$HERE/host-lib.sh"
 kill_qemu
 trap kill_qemu EXIT
 trap 'exit 130' INT TERM
 
 # ---- 1. host tools and the agent ----------------------------------------------------------
-. "$HERE/host-lib.sh"
 e2e_host_setup || exit 1
 
 # ---- 2. the image -------------------------------------------------------------------------

@@ -28,28 +28,15 @@ SMP=2
 PIDF=$OUT/qemu.pid
 DST=$TOP/tests/fixtures/zfs/vm-recorded-2.1
 T0=$EPOCHREALTIME
-el() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN{printf "%.1f", b-a}'; }
 say() { printf '[zfs21 %(%H:%M:%S)T] %s\n' -1 "$*"; }
 
 [ "$(id -u)" = 0 ] || { echo "record-zfs21: needs root (debootstrap, chroot)" >&2; exit 1; }
 mkdir -p "$OUT"
 
-# qemu of ours still running (from the pid file)? kill it by PID, nothing else
-kill_qemu() {
-    local pid
-    [ -f "$PIDF" ] || return 0
-    pid=$(cat "$PIDF" 2>/dev/null || true)
-    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && grep -qa qemu-system "/proc/$pid/cmdline" 2>/dev/null; then
-        kill -TERM "$pid" 2>/dev/null || true
-        for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
-    fi
-    rm -f "$PIDF"
-}
+. "$E2E/host-lib.sh"   # el, kill_qemu, stamp
 kill_qemu
 trap kill_qemu EXIT
 trap 'exit 130' INT TERM
-. "$E2E/host-lib.sh"   # stamp
 
 # ---- 1, 2. host tools, the image ----------------------------------------------------------
 say "host tools"
