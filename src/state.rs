@@ -118,6 +118,10 @@ pub struct PoolMemory {
     /// Nodes this agent marked outdated, to clear once their half is resilvered.
     #[serde(default)]
     pub marked: Vec<String>,
+    /// The pool's state in its kstat when it was last read (ONLINE, DEGRADED...): a change
+    /// calls for a reading.
+    #[serde(default)]
+    pub pool_state: Option<String>,
     /// Whether `zpool status -j` works here (ZFS 2.3+); unknown until tried.
     #[serde(default)]
     pub json: Option<bool>,

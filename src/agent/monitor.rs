@@ -64,14 +64,15 @@ fn mirror(ctx: &Ctx, snap: &mut Snapshot, probe: bool, may_repair: bool, deep: b
             state.note_session(&p.path, sid, snap.now_ms);
         }
     }
-    let verdict = if !observe::pool::imported_here(&ctx.host_root, &name) {
-        state.pool.whole = true;
-        state.pool.waiting_since_ms.clear();
-        Verdict::healthy()
-    } else {
+    let verdict = if let Some(pool_state) = observe::pool::state_here(&ctx.host_root, &name) {
         let fingerprint = pool::fingerprint(&snap.legs);
         let zed = observe::pool::zed_generation(ctx.store.dir(), &name);
-        if pool::needs_reading(&state.pool, &fingerprint, zed, deep) {
+        let now = pool::Watched {
+            fingerprint: &fingerprint,
+            zed_generation: zed,
+            pool_state: &pool_state,
+        };
+        if pool::needs_reading(&state.pool, &now, deep) {
             let json = observe::pool::read(
                 snap,
                 &name,
@@ -109,8 +110,9 @@ fn mirror(ctx: &Ctx, snap: &mut Snapshot, probe: bool, may_repair: bool, deep: b
                 );
             }
             let mut memory = plan.memory.clone();
-            memory.legs_fingerprint = fingerprint;
+            memory.legs_fingerprint = fingerprint.clone();
             memory.zed_generation = zed;
+            memory.pool_state = Some(pool_state.clone());
             memory.json = json;
             if may_repair && !probe {
                 act::pool(ctx, &snap.node, &name, &plan, &mut memory);
@@ -120,6 +122,10 @@ fn mirror(ctx: &Ctx, snap: &mut Snapshot, probe: bool, may_repair: bool, deep: b
         } else {
             Verdict::healthy()
         }
+    } else {
+        state.pool.whole = true;
+        state.pool.waiting_since_ms.clear();
+        Verdict::healthy()
     };
     snap.state = Loaded::Present(Box::new(state));
     verdict

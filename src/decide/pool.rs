@@ -353,8 +353,20 @@ pub fn plan(i: &Input) -> Plan {
 /// Whether the pool must be read now (a child process). The healthy monitor reads it
 /// only while the mirror is not known to be whole, or when something changed: a remote
 /// session, the pool's kstat state, ZED's event counter; a deep monitor always reads it.
-pub fn needs_reading(memory: &PoolMemory, fingerprint: &str, zed_generation: u64, deep: bool) -> bool {
-    deep || !memory.whole || memory.legs_fingerprint != fingerprint || memory.zed_generation != zed_generation
+/// What a healthy monitor watches without a child process: the legs' kernel state, ZED's
+/// event counter for the pool, and the pool's own state in its kstat (the one change
+/// neither of the others shows: an admin's `zpool offline` where no ZED runs).
+pub struct Watched<'a> {
+    pub fingerprint: &'a str,
+    pub zed_generation: u64,
+    pub pool_state: &'a str,
+}
+
+pub fn needs_reading(memory: &PoolMemory, now: &Watched, deep: bool) -> bool {
+    deep || !memory.whole
+        || memory.legs_fingerprint != now.fingerprint
+        || memory.zed_generation != now.zed_generation
+        || memory.pool_state.as_deref().is_some_and(|s| s != now.pool_state)
 }
 
 /// The remote legs' kernel state in one string: any change (a session lost, replaced,
@@ -860,10 +872,50 @@ pub(crate) mod tests {
             zed_generation: 4,
             ..Default::default()
         };
-        assert!(!needs_reading(&whole, &fp, 4, false));
-        assert!(needs_reading(&whole, &fp, 4, true));
-        assert!(needs_reading(&whole, &fp, 5, false));
-        assert!(needs_reading(&whole, &fingerprint(&[leg(false)]), 4, false));
-        assert!(needs_reading(&PoolMemory::default(), &fp, 4, false));
+        let down = fingerprint(&[leg(false)]);
+        let seen = |fingerprint: &str, zed_generation: u64, pool_state: &str| {
+            needs_reading(
+                &whole,
+                &Watched {
+                    fingerprint,
+                    zed_generation,
+                    pool_state,
+                },
+                false,
+            )
+        };
+        assert!(!seen(&fp, 4, "ONLINE"));
+        assert!(seen(&fp, 5, "ONLINE"));
+        assert!(seen(&down, 4, "ONLINE"));
+        let now = Watched {
+            fingerprint: &fp,
+            zed_generation: 4,
+            pool_state: "ONLINE",
+        };
+        assert!(needs_reading(&whole, &now, true));
+        assert!(needs_reading(&PoolMemory::default(), &now, false));
+        // Found in the VM: an admin's zpool offline with no ZED running changed nothing
+        // but the pool's kstat state (ONLINE -> DEGRADED), and the monitor said 0.
+        for set in SETS {
+            let healthy = text_of(set, "healthy").state;
+            let offline = text_of(set, "admin-offline").state;
+            let whole_here = PoolMemory {
+                pool_state: Some(healthy.clone()),
+                ..whole.clone()
+            };
+            let read_at = |pool_state: &str| {
+                needs_reading(
+                    &whole_here,
+                    &Watched {
+                        fingerprint: &fp,
+                        zed_generation: 4,
+                        pool_state,
+                    },
+                    false,
+                )
+            };
+            assert!(read_at(&offline), "{set}: {offline}");
+            assert!(!read_at(&healthy), "{set}");
+        }
     }
 }

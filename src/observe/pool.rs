@@ -112,7 +112,12 @@ pub fn map_remote(
 
 /// Whether the pool is imported here, without a child process.
 pub fn imported_here(host_root: &Path, pool: &str) -> bool {
-    kstat::pool_state(host_root, pool).is_some()
+    state_here(host_root, pool).is_some()
+}
+
+/// The pool's state from its kstat (no child process), if it is imported here.
+pub fn state_here(host_root: &Path, pool: &str) -> Option<String> {
+    kstat::pool_state(host_root, pool)
 }
 
 /// Reads the pool once (a child process) and maps its remote leaves; returns what was

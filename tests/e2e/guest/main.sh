@@ -406,6 +406,26 @@ else
     fail "e10 after pcs resource cleanup: failed actions left or resource not Started within 60 s"
 fi
 
+# An admin takes the iSCSI vdev OFFLINE (maintenance on the peer's disk, say): the agent
+# reports it and leaves it alone; only the admin's zpool online brings it back.
+onlines_before=$(agent_log | grep -c "zpool online $POOL")
+run timeout 30 zpool offline $POOL "$V_ISCSI"
+sleep 16   # three of Pacemaker's recurring monitors (5 s)
+"${MON_ENV[@]}" timeout 30 "$AGENT" monitor > /dev/null 2> "$LOGS/monitor-admin-offline.stderr"
+rc=$?
+note "monitor with the vdev OFFLINE: rc=$rc, $(grep -m1 '^ocf-exit-reason:' "$LOGS/monitor-admin-offline.stderr")"
+check "e11 an admin-OFFLINE vdev is left alone: still OFFLINE after three monitors ($(vdev_state $POOL "$V_ISCSI")), no zpool online by the agent" \
+    sh -c "[ '$(vdev_state $POOL "$V_ISCSI")' = OFFLINE ] && [ $(agent_log | grep -c "zpool online $POOL") = $onlines_before ]"
+check "e12 the monitor says so: 190, the reason names the admin's OFFLINE (rc=$rc)" \
+    sh -c "[ $rc = 190 ] && grep -q '^ocf-exit-reason:.*OFFLINE' '$LOGS/monitor-admin-offline.stderr'"
+run timeout 30 zpool online $POOL "$V_ISCSI"
+run timeout 120 zpool wait -t resilver $POOL
+if wait_until 40 sh -c "crm_attribute -N $NODE -l reboot -n '#health-iscsi-mirror' -G -q 2>/dev/null | grep -qx green"; then
+    pass "e13 the admin's zpool online: resilvered, health green again"
+else
+    fail "e13 health not green 40 s after the admin's zpool online"
+fi
+
 # =========================================================================================
 sec "g. doctor: during a cut it names the storage link and option C; after the restore --fix logs in and onlines the vdev; after the resilver all ok"
 # The recurring monitor would repair all of this itself (section e): the resource in
