@@ -80,6 +80,15 @@ impl San {
             .count()
     }
 
+    /// The crm_attribute calls that set an outdated mark.
+    fn outdated_marks(&self) -> Vec<String> {
+        self.pcmk
+            .calls("crm_attribute")
+            .into_iter()
+            .filter(|c| c.contains("iscsi-mirror-outdated ") && c.contains("--update 1"))
+            .collect()
+    }
+
     /// Two monitors two stable intervals apart (monitor interval 1 s): the second may
     /// bring the returned vdev back.
     fn monitor_through_the_stable_window(&self) {
@@ -234,12 +243,7 @@ fn returned_leg_cycle(zfs_version: &str, out: &str) -> San {
     let cleared_before = deletes(&s);
     s.leg_lost_and_back();
     // storage-b's half missed writes: marked outdated.
-    let marks: Vec<String> = s
-        .pcmk
-        .calls("crm_attribute")
-        .into_iter()
-        .filter(|c| c.contains("iscsi-mirror-outdated ") && c.contains("--update 1"))
-        .collect();
+    let marks = s.outdated_marks();
     assert_eq!(marks.len(), 1, "{:?}", s.pcmk.calls("crm_attribute"));
     assert!(marks[0].contains("--node storage-b"), "{marks:?}");
     // The session is back; the vdev waits two monitor intervals (2 s) before zpool online.
@@ -299,12 +303,7 @@ fn a_leaf_named_by_its_partition_label_is_known_by_its_device_and_remembered_whi
     let run = s.monitor();
     run.expect(190);
     // Still known as storage-b's half: it misses writes, so storage-b is marked outdated.
-    let marks: Vec<String> = s
-        .pcmk
-        .calls("crm_attribute")
-        .into_iter()
-        .filter(|c| c.contains("iscsi-mirror-outdated ") && c.contains("--update 1"))
-        .collect();
+    let marks = s.outdated_marks();
     assert_eq!(
         marks.len(),
         1,

@@ -42,6 +42,22 @@ e2e_host_setup() {
     say "package: $AGENT_DEB"
 }
 
+# wait_guest PID: waits for the qemu pipeline PID to end, at most E2E_TIMEOUT seconds;
+# past it, kills qemu (kill_qemu) and sets timed_out=1 (else 0)
+wait_guest() {
+    local deadline=$(( ${EPOCHREALTIME%.*} + E2E_TIMEOUT ))
+    timed_out=0
+    while kill -0 "$1" 2>/dev/null; do
+        if [ "${EPOCHREALTIME%.*}" -ge "$deadline" ]; then
+            say "deadline: the guest did not power off within ${E2E_TIMEOUT}s; killing qemu (pid $(cat "$PIDF" 2>/dev/null))"
+            echo "run.sh: deadline ${E2E_TIMEOUT}s reached, qemu killed" >> "$OUT/serial.log"
+            timed_out=1
+            kill_qemu
+        fi
+        sleep 1
+    done
+}
+
 # stamp: each line of stdin prefixed with the seconds since stamp started (a VM's serial
 # console; bash's clock, no fork per line)
 stamp() {

@@ -82,17 +82,7 @@ qemu-system-x86_64 -name zfs21 -accel tcg,thread=multi -cpu max -m "$MEM" -smp "
     -virtfs "local,path=$SHARE,mount_tag=e2e,security_model=none,id=e2e" \
     < /dev/null 2>&1 | stamp > "$OUT/serial.log" &
 PIPE_PID=$!
-deadline=$(( ${EPOCHREALTIME%.*} + E2E_TIMEOUT ))
-timed_out=0
-while kill -0 "$PIPE_PID" 2>/dev/null; do
-    if [ "${EPOCHREALTIME%.*}" -ge "$deadline" ]; then
-        say "deadline: the guest did not power off within ${E2E_TIMEOUT}s; killing qemu (pid $(cat "$PIDF" 2>/dev/null))"
-        echo "run.sh: deadline ${E2E_TIMEOUT}s reached, qemu killed" >> "$OUT/serial.log"
-        timed_out=1
-        kill_qemu
-    fi
-    sleep 1
-done
+wait_guest "$PIPE_PID"
 wait "$PIPE_PID"
 set -e
 RUN_S=$(el "$T_BOOT")
